@@ -1,0 +1,1 @@
+//! Loaders for models trained in Python: XGBoost JSON and LightGBM text model files.

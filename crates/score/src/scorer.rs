@@ -1,0 +1,1 @@
+//! `FeatureVector -> Score`: the ensemble, calibration, verdict and reasons in one call.

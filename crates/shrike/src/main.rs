@@ -1,0 +1,2 @@
+//! The shrike binary.
+fn main() {}
