@@ -56,11 +56,16 @@ impl Calibration {
                 if x.is_empty() || x.len() != y.len() {
                     return Err("isotonic knots: x and y must be non-empty and equally long".into());
                 }
-                if x.windows(2).any(|w| !(w[0] < w[1])) || x.iter().any(|v| !v.is_finite()) {
+                if x.windows(2)
+                    .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+                    || x.iter().any(|v| !v.is_finite())
+                {
                     return Err("isotonic knots: x must be finite and strictly increasing".into());
                 }
-                if y.windows(2).any(|w| !(w[0] <= w[1]))
-                    || y.iter().any(|v| !(0.0..=1.0).contains(v))
+                if y.windows(2).any(|w| {
+                    w[0].partial_cmp(&w[1])
+                        .is_none_or(|o| o == std::cmp::Ordering::Greater)
+                }) || y.iter().any(|v| !(0.0..=1.0).contains(v))
                 {
                     return Err("isotonic knots: y must be non-decreasing and within [0, 1]".into());
                 }

@@ -13,12 +13,15 @@
 //!   results, never a panic.
 
 pub mod calibrate;
+pub mod compiled;
 pub mod ensemble;
 pub mod features;
 pub mod import;
 pub mod model;
 pub mod scorer;
+pub mod shap;
 
 pub use ensemble::{Aggregation, Link, Node, Tree, TreeEnsemble};
 pub use features::{FeatureContext, FeatureSchema};
 pub use model::{LoadedModel, ModelError, ModelFile, Thresholds};
+pub use scorer::{Reason, ScoreResult, Scorer, Verdict};

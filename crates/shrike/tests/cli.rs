@@ -1,0 +1,257 @@
+//! The `shrike` binary end to end: golden output of `shrike score` on the bundled samples, exit
+//! codes and the quarantine file, stdin, `model info`, and `serve` + `replay` as two processes.
+//!
+//! Golden files live in `testdata/golden/`; after an intended change (a retrained bundled model),
+//! regenerate them with `SHRIKE_BLESS=1 cargo test -p shrike --test cli` and review the diff.
+
+use serde_json::Value;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shrike"));
+    c.current_dir(root())
+        .env_remove("SHRIKE_API_TOKENS")
+        .env("SHRIKE_LOG", "warn");
+    c
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each stdout line is JSON"))
+        .collect()
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = root().join("testdata/golden").join(name);
+    if std::env::var_os("SHRIKE_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, actual).expect("bless");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {}; run with SHRIKE_BLESS=1",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        want,
+        "output differs from {}; if intended, re-bless",
+        path.display()
+    );
+}
+
+#[test]
+fn score_samples_matches_golden_output() {
+    let out = bin()
+        .args([
+            "score",
+            "testdata/email/paypal-lookalike.eml",
+            "testdata/email/invoice-macro.eml",
+            "testdata/email/team-lunch.eml",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = lines(&out.stdout);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        for k in ["id", "score", "verdict", "reasons", "model"] {
+            assert!(r.get(k).is_some(), "missing {k} in {r}");
+        }
+    }
+    assert_eq!(rows[2]["verdict"], "benign");
+    golden(
+        "score-samples.ndjson",
+        &String::from_utf8_lossy(&out.stdout),
+    );
+}
+
+#[test]
+fn stdin_and_ocsf_format() {
+    let mut child = bin()
+        .args(["score", "--format", "ocsf", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let eml = std::fs::read(root().join("testdata/email/paypal-lookalike.eml")).expect("sample");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&eml)
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let rows = lines(&out.stdout);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["class_uid"], 2004);
+    assert_eq!(
+        rows[0]["evidences"][0]["email"]["subject"],
+        "Urgent: Your account has been limited"
+    );
+}
+
+#[test]
+fn bad_records_are_quarantined_and_the_run_continues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).expect("mkdir");
+    std::fs::copy(
+        root().join("testdata/email/team-lunch.eml"),
+        inbox.join("a-good.eml"),
+    )
+    .expect("copy");
+    std::fs::write(inbox.join("b-empty.eml"), b"").expect("write");
+    std::fs::write(
+        inbox.join("c-image.eml"),
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01",
+    )
+    .expect("write");
+    std::fs::copy(
+        root().join("testdata/email/invoice-macro.eml"),
+        inbox.join("d-good.eml"),
+    )
+    .expect("copy");
+    let q = dir.path().join("q.ndjson");
+    let out = bin()
+        .args(["score", "--quarantine"])
+        .arg(&q)
+        .arg(&inbox)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "quarantine gives exit 1");
+    let rows = lines(&out.stdout);
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(
+        ids[0].ends_with("a-good.eml") && ids[1].ends_with("d-good.eml"),
+        "{ids:?}"
+    );
+    let quarantined = lines(&std::fs::read(&q).expect("quarantine file"));
+    let reasons: Vec<&str> = quarantined
+        .iter()
+        .map(|v| v["reason"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(reasons, vec!["empty", "not_an_email"]);
+    assert!(quarantined[1]["origin"]["path"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("c-image.eml"));
+    assert!(quarantined[1]["raw_b64"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("iVBORw0KGgo")));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_has_examples() {
+    let out = bin().args(["score"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin()
+        .args(["score", "/nonexistent/path.eml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/path.eml"));
+    let out = bin().args(["score", "--help"]).output().expect("runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"));
+}
+
+#[test]
+fn model_info_reports_the_bundled_models_sha256() {
+    use sha2::Digest;
+    let out = bin().args(["model", "info"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let bytes = std::fs::read(root().join("models/email-default.json")).expect("model");
+    let want = shrike_score::features::hex(&sha2::Sha256::digest(&bytes));
+    assert_eq!(v["sha256"], want);
+    assert_eq!(
+        v["schema"]["fingerprint"],
+        shrike_score::features::email_schema().fingerprint()
+    );
+}
+
+#[test]
+fn serve_and_replay_as_two_processes() {
+    let mut server = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .env("SHRIKE_API_TOKENS", "replay-token-123456")
+        .env("SHRIKE_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let stderr = server.stderr.take().expect("stderr");
+    let mut addr = None;
+    for line in std::io::BufReader::new(stderr).lines().take(50) {
+        let line = line.expect("line");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            addr = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    let addr = addr.expect("server printed its address");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = dir.path().join("results.ndjson");
+    let out = bin()
+        .args([
+            "replay",
+            "--url",
+            &addr,
+            "--rate",
+            "0",
+            "--concurrency",
+            "2",
+            "--max",
+            "6",
+            "--format",
+            "ocsf",
+            "--out",
+        ])
+        .arg(&results)
+        .arg("testdata/email")
+        .env("SHRIKE_API_TOKEN", "replay-token-123456")
+        .output()
+        .expect("replay");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("summary json");
+    assert_eq!(summary["sent"], 6);
+    assert_eq!(summary["by_status"]["200"], 6);
+    let total: u64 = summary["by_verdict"]
+        .as_object()
+        .expect("verdicts")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(total, 6);
+    assert!(summary["latency_ms"]["p99"]
+        .as_f64()
+        .is_some_and(|v| v > 0.0));
+    let rows = lines(&std::fs::read(&results).expect("results"));
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0]["result"]["class_uid"], 2004);
+}
