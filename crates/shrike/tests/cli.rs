@@ -255,3 +255,73 @@ fn serve_and_replay_as_two_processes() {
     assert_eq!(rows.len(), 6);
     assert_eq!(rows[0]["result"]["class_uid"], 2004);
 }
+
+/// The bundled model is what the documented command produces from ../shared/data (regression
+/// guard for issue 2: "one documented, reproducible command"), and training is deterministic.
+#[test]
+fn bundled_model_is_reproduced_by_the_documented_training_command() {
+    let index = root().join("../shared/data/email/index.tsv");
+    if !index.exists() {
+        eprintln!("skipping: ../shared/data not found (bundled-model reproduction needs the email corpus)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = bin()
+        .args(["train", "email", "--quiet", "--index"])
+        .arg(&index)
+        .arg("--out")
+        .arg(dir.path().join("model.json"))
+        .arg("--eval-dir")
+        .arg(dir.path().join("eval"))
+        .arg("--quarantine")
+        .arg(dir.path().join("q.ndjson"))
+        .output()
+        .expect("runs");
+    // 1: the corpus holds 7 files that are not email (README, LICENSE, empty files); they are quarantined.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q = lines(&std::fs::read(dir.path().join("q.ndjson")).expect("quarantine"));
+    assert_eq!(q.len(), 7);
+    let fresh: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("model.json")).expect("model"))
+            .expect("json");
+    let bundled: Value = serde_json::from_slice(
+        &std::fs::read(root().join("models/email-default.json")).expect("bundled"),
+    )
+    .expect("json");
+    for key in [
+        "schema",
+        "ensemble",
+        "calibration",
+        "thresholds",
+        "algorithm",
+        "id",
+    ] {
+        assert!(
+            fresh[key] == bundled[key],
+            "retrained model differs from the bundled one in {key:?}"
+        );
+    }
+    let report: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("eval/report.json")).expect("report"),
+    )
+    .expect("json");
+    let overall = &report["test"]["overall"];
+    assert!(
+        overall["pr_auc"].as_f64().is_some_and(|v| v > 0.99),
+        "{overall}"
+    );
+    assert!(
+        report["test"]["per_source"]["phishing_pot"]["source_emails"]
+            .as_u64()
+            .is_some_and(|n| n > 3000)
+    );
+    assert!(
+        dir.path().join("eval/pr_curve.svg").exists()
+            && dir.path().join("eval/reliability.svg").exists()
+    );
+}
