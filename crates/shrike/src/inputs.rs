@@ -139,6 +139,14 @@ impl Reader {
 
     fn write_quarantine(&mut self, q: &shrike_types::Quarantined) -> Result<()> {
         if self.quarantine.is_none() {
+            if let Some(dir) = self
+                .quarantine_path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
             let w = QuarantineWriter::open(&self.quarantine_path).with_context(|| {
                 format!("opening quarantine file {}", self.quarantine_path.display())
             })?;

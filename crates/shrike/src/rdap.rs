@@ -324,6 +324,110 @@ mod tests {
         assert_eq!(registrable("localhost"), "localhost");
     }
 
+    /// A local RDAP server (RFC 9083 shapes) on 127.0.0.1:0, counting requests; `None` stops it.
+    fn rdap_server() -> (
+        String,
+        Arc<std::sync::atomic::AtomicUsize>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        use axum::routing::get;
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let h = hits.clone();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let app = axum::Router::new().route(
+                    "/domain/{name}",
+                    get(move |axum::extract::Path(name): axum::extract::Path<String>| {
+                        let h = h.clone();
+                        async move {
+                            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            match name.as_str() {
+                                "old-bank.example" => axum::Json(serde_json::json!({
+                                    "objectClassName": "domain", "ldhName": name,
+                                    "events": [{"eventAction": "registration", "eventDate": "2000-01-01T00:00:00Z"}]
+                                }))
+                                .into_response(),
+                                _ => axum::http::StatusCode::NOT_FOUND.into_response(),
+                            }
+                        }
+                    }),
+                );
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                addr_tx.send(format!("http://{}", l.local_addr().expect("addr"))).expect("send");
+                let stop = async move {
+                    let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+                };
+                axum::serve(l, app).with_graceful_shutdown(stop).await.expect("serve");
+            });
+        });
+        (addr_rx.recv().expect("address"), hits, stop_tx)
+    }
+
+    use axum::response::IntoResponse;
+
+    fn mail_from(addr: &str, date: i64) -> EmailRecord {
+        EmailRecord {
+            from: Some(shrike_types::Mailbox {
+                name: None,
+                address: addr.into(),
+            }),
+            date: Some(date),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn lookups_hit_a_real_rdap_server_once_per_domain_and_persist() {
+        let (base, hits, stop) = rdap_server();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = dir.path().join("rdap.json");
+        let args = RdapArgs {
+            rdap_url: Some(base),
+            rdap_cache: cache.clone(),
+            rdap_timeout_ms: 2000,
+        };
+        let mut ages = DomainAges::from_args(&args).expect("client");
+        let t = parse_rfc3339("2000-01-11T00:00:00Z").expect("date");
+        let ctx = ages.context_for(&mail_from("ceo@mail.old-bank.example", t));
+        assert_eq!(ctx.sender_domain_age_days, Some(10.0));
+        let again = ages.context_for(&mail_from("x@old-bank.example", t + 86_400));
+        assert_eq!(again.sender_domain_age_days, Some(11.0));
+        let unknown = ages.context_for(&mail_from("a@new-shop.example", t));
+        assert_eq!(unknown.sender_domain_age_days, None);
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "one request per registrable domain"
+        );
+        ages.save().expect("save");
+        let _ = stop.send(());
+        // A second run answers from the cache file alone, even with the server gone.
+        let dead = RdapArgs {
+            rdap_url: Some("http://127.0.0.1:9".into()),
+            rdap_cache: cache,
+            rdap_timeout_ms: 500,
+        };
+        let mut ages = DomainAges::from_args(&dead).expect("client");
+        let ctx = ages.context_for(&mail_from("ceo@old-bank.example", t));
+        assert_eq!(ctx.sender_domain_age_days, Some(10.0));
+        // An uncached domain with the server unreachable is unknown, not an error.
+        let ctx = ages.context_for(&mail_from("ceo@other.example", t));
+        assert_eq!(ctx.sender_domain_age_days, None);
+    }
+
+    #[test]
+    fn offline_by_default() {
+        let mut ages = DomainAges::from_args(&RdapArgs::default()).expect("offline");
+        let ctx = ages.context_for(&mail_from("a@b.example", 0));
+        assert_eq!(ctx.sender_domain_age_days, None);
+    }
+
     #[test]
     fn age_is_unknown_before_registration() {
         assert_eq!(age_days(Some(86_400), 86_400 * 11), Some(10.0));

@@ -846,19 +846,24 @@ fn model_card(model: &ModelFile, sha256: &str, report: &Value, data: &Loaded) ->
         "## Test metrics (period from {})\n",
         report["test_from"].as_str().unwrap_or("")
     );
-    let _ = writeln!(s, "| set | emails | phishing | PR-AUC | ROC-AUC | recall@FPR1% | recall@FPR0.1% | ECE | recall@phishing thr | FPR@phishing thr |\n|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "| set | source emails | PR-AUC | ROC-AUC | recall@FPR1% | recall@FPR0.1% | ECE | recall@phishing thr | FPR@phishing thr | recall@suspicious thr | FPR@suspicious thr |\n|---|---|---|---|---|---|---|---|---|---|---|");
     let row = |name: &str, v: &Value| {
+        let n = if v["source_emails"].is_null() {
+            &v["emails"]
+        } else {
+            &v["source_emails"]
+        };
         format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            v["emails"],
-            v["phishing"],
+            "| {name} | {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             fmt_num(&v["pr_auc"]),
             fmt_num(&v["roc_auc"]),
             fmt_num(&v["recall_at_fpr_1pct"]["recall"]),
             fmt_num(&v["recall_at_fpr_0_1pct"]["recall"]),
             fmt_num(&v["ece"]),
             fmt_num(&v["at_phishing_threshold"]["recall"]),
-            fmt_num(&v["at_phishing_threshold"]["fpr"])
+            fmt_num(&v["at_phishing_threshold"]["fpr"]),
+            fmt_num(&v["at_suspicious_threshold"]["recall"]),
+            fmt_num(&v["at_suspicious_threshold"]["fpr"]),
         )
     };
     let _ = writeln!(s, "{}", row("all test mail", o));
