@@ -52,6 +52,11 @@ impl Api {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Posts a bundled sample email as `message/rfc822`.
+    async fn score_sample(&self, path: &str, name: &str) -> (u16, Value) {
+        self.post(path, "message/rfc822", sample(name)).await
+    }
+
     async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await.expect("clean shutdown");
@@ -71,20 +76,10 @@ fn sample(name: &str) -> Vec<u8> {
 async fn scores_raw_email_with_reasons_and_model_identity() {
     let api = Api::start(10 << 20).await;
     let (s, phish) = api
-        .post(
-            "/v1/email/score",
-            "message/rfc822",
-            sample("paypal-lookalike.eml"),
-        )
+        .score_sample("/v1/email/score", "paypal-lookalike.eml")
         .await;
     assert_eq!(s, 200, "{phish}");
-    let (s, ham) = api
-        .post(
-            "/v1/email/score",
-            "message/rfc822",
-            sample("team-lunch.eml"),
-        )
-        .await;
+    let (s, ham) = api.score_sample("/v1/email/score", "team-lunch.eml").await;
     assert_eq!(s, 200, "{ham}");
     let p = phish["score"].as_f64().expect("score");
     let h = ham["score"].as_f64().expect("score");
@@ -101,11 +96,7 @@ async fn scores_raw_email_with_reasons_and_model_identity() {
     assert_eq!(phish["model"]["sha256"].as_str().map(str::len), Some(64));
     // Asking for no reasons gives none, with the same score.
     let (_, again) = api
-        .post(
-            "/v1/email/score?reasons=0",
-            "message/rfc822",
-            sample("paypal-lookalike.eml"),
-        )
+        .score_sample("/v1/email/score?reasons=0", "paypal-lookalike.eml")
         .await;
     assert_eq!(again["reasons"], json!([]));
     assert_eq!(again["score"], phish["score"]);
@@ -116,11 +107,7 @@ async fn scores_raw_email_with_reasons_and_model_identity() {
 async fn output_shapes_for_playbooks() {
     let api = Api::start(10 << 20).await;
     let (s, ocsf) = api
-        .post(
-            "/v1/email/score?format=ocsf",
-            "message/rfc822",
-            sample("paypal-lookalike.eml"),
-        )
+        .score_sample("/v1/email/score?format=ocsf", "paypal-lookalike.eml")
         .await;
     assert_eq!(s, 200);
     assert_eq!(ocsf["class_uid"], 2004);
@@ -130,11 +117,7 @@ async fn output_shapes_for_playbooks() {
         "service@paypa1-secure.com"
     );
     let (_, ecs) = api
-        .post(
-            "/v1/email/score?format=ecs",
-            "message/rfc822",
-            sample("paypal-lookalike.eml"),
-        )
+        .score_sample("/v1/email/score?format=ecs", "paypal-lookalike.eml")
         .await;
     assert_eq!(
         ecs["email"]["from"]["address"][0],
@@ -142,20 +125,12 @@ async fn output_shapes_for_playbooks() {
     );
     assert_eq!(ecs["event"]["dataset"], "shrike.email");
     let (_, hec) = api
-        .post(
-            "/v1/email/score?format=hec",
-            "message/rfc822",
-            sample("team-lunch.eml"),
-        )
+        .score_sample("/v1/email/score?format=hec", "team-lunch.eml")
         .await;
     assert_eq!(hec["sourcetype"], "shrike:email:score");
     assert_eq!(hec["event"]["verdict"], "benign");
     let (s, bad) = api
-        .post(
-            "/v1/email/score?format=xml",
-            "message/rfc822",
-            sample("team-lunch.eml"),
-        )
+        .score_sample("/v1/email/score?format=xml", "team-lunch.eml")
         .await;
     assert_eq!(s, 400, "{bad}");
     api.stop().await;
@@ -380,13 +355,7 @@ async fn auth_health_openapi_and_metrics() {
         .await
         .expect("get");
     assert_eq!(r.status().as_u16(), 401, "metrics need a token");
-    let (s, _) = api
-        .post(
-            "/v1/email/score",
-            "message/rfc822",
-            sample("team-lunch.eml"),
-        )
-        .await;
+    let (s, _) = api.score_sample("/v1/email/score", "team-lunch.eml").await;
     assert_eq!(s, 200);
     let r = c
         .get(format!("{}/nope", api.base))

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use shrike_score::{Aggregation, Link, Node, TreeEnsemble};
 
 use crate::binning::{Binned, MAX_VALUE_BINS};
-use crate::gbdt::MAX_DEPTH;
 use crate::rng::Rng;
 use crate::tree::{grow, RawTree, Sampling, Stats, TreeConfig, Workspace, HIST_BUDGET_BYTES};
 use crate::{check_range, Dataset, Progress, TrainError, TrainedModel};
@@ -66,29 +65,18 @@ impl Default for ForestParams {
 impl ForestParams {
     /// Checks every parameter's range.
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |name, reason: &str| {
-            Err(TrainError::InvalidParam {
-                name,
-                reason: reason.to_string(),
-            })
-        };
-        if self.n_trees == 0 {
-            return bad("n_trees", "must be at least 1");
-        }
-        if !(1..=MAX_DEPTH).contains(&self.max_depth) {
-            return bad("max_depth", "must be within 1..=64");
-        }
-        if self.min_samples_leaf == 0 {
-            return bad("min_samples_leaf", "must be at least 1");
-        }
+        crate::check_tree_params(
+            self.n_trees,
+            self.max_depth,
+            self.min_samples_leaf,
+            self.max_bins,
+            self.n_threads,
+        )?;
         if self.max_features == Some(0) {
-            return bad("max_features", "must be at least 1 (or None)");
-        }
-        if !(2..=MAX_VALUE_BINS).contains(&self.max_bins) {
-            return bad("max_bins", "must be within 2..=255");
-        }
-        if self.n_threads == 0 {
-            return bad("n_threads", "must be at least 1");
+            return Err(TrainError::InvalidParam {
+                name: "max_features",
+                reason: "must be at least 1 (or None)".to_string(),
+            });
         }
         check_range(
             "sample_fraction",

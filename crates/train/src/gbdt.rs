@@ -90,23 +90,15 @@ impl GbdtParams {
                 reason: reason.to_string(),
             })
         };
-        if self.n_trees == 0 {
-            return bad("n_trees", "must be at least 1");
-        }
-        if !(1..=MAX_DEPTH).contains(&self.max_depth) {
-            return bad("max_depth", "must be within 1..=64");
-        }
+        crate::check_tree_params(
+            self.n_trees,
+            self.max_depth,
+            self.min_samples_leaf,
+            self.max_bins,
+            self.n_threads,
+        )?;
         if self.max_leaves.is_some_and(|l| l < 2) {
             return bad("max_leaves", "must be at least 2");
-        }
-        if self.min_samples_leaf == 0 {
-            return bad("min_samples_leaf", "must be at least 1");
-        }
-        if !(2..=MAX_VALUE_BINS).contains(&self.max_bins) {
-            return bad("max_bins", "must be within 2..=255");
-        }
-        if self.n_threads == 0 {
-            return bad("n_threads", "must be at least 1");
         }
         if self.early_stopping_rounds == Some(0) {
             return bad("early_stopping_rounds", "must be at least 1 (or None)");

@@ -193,3 +193,35 @@ pub(crate) fn check_range(name: &'static str, v: f64, lo: f64, hi: f64) -> Resul
         })
     }
 }
+
+/// The parameter checks both trainers share: tree count, depth, leaf size, bins and threads.
+pub(crate) fn check_tree_params(
+    n_trees: usize,
+    max_depth: usize,
+    min_samples_leaf: usize,
+    max_bins: usize,
+    n_threads: usize,
+) -> Result<(), TrainError> {
+    let bad = |name, reason: &str| {
+        Err(TrainError::InvalidParam {
+            name,
+            reason: reason.to_string(),
+        })
+    };
+    if n_trees == 0 {
+        return bad("n_trees", "must be at least 1");
+    }
+    if !(1..=gbdt::MAX_DEPTH).contains(&max_depth) {
+        return bad("max_depth", "must be within 1..=64");
+    }
+    if min_samples_leaf == 0 {
+        return bad("min_samples_leaf", "must be at least 1");
+    }
+    if !(2..=binning::MAX_VALUE_BINS).contains(&max_bins) {
+        return bad("max_bins", "must be within 2..=255");
+    }
+    if n_threads == 0 {
+        return bad("n_threads", "must be at least 1");
+    }
+    Ok(())
+}
