@@ -39,6 +39,11 @@ enum Command {
   shrike eval --index ../shared/data/email/index.tsv --out-dir eval/
   shrike eval --model my-model.json --input phishing=new-phish/ --input ham=new-ham/ --test-from 2024-01-01")]
     Eval(training::EvalArgs),
+    /// Export the email feature matrix (CSV, schema order) of labelled data, to train in Python and `shrike model import`.
+    #[command(after_help = "Examples:
+  shrike features --input phishing=phish/ --input ham=ham.mbox --out features.csv
+  shrike features --index ../shared/data/email/index.tsv --out /tmp/email-features.csv")]
+    Features(training::FeaturesArgs),
     /// Send emails to a running Shrike API at a chosen rate and concurrency; write results; print latency percentiles.
     #[command(after_help = "Examples:
   shrike replay --url http://127.0.0.1:8080 --token s3cret --rate 500 --concurrency 8 mail/ --out results.ndjson
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Command::Train(c) => training::run_train(c, cli.quiet),
         Command::Eval(a) => training::run_eval(a, cli.quiet),
         Command::Replay(a) => replay::run_replay(a, cli.quiet),
+        Command::Features(a) => training::run_features(a, cli.quiet),
         Command::Model(c) => scoring::run_model(c),
         Command::Demo(a) => demo::run_demo(a),
     };

@@ -94,7 +94,7 @@ pub enum ModelCommand {
         path: Option<PathBuf>,
     },
     /// Wrap an XGBoost JSON or LightGBM text model trained in Python on Shrike's email features
-    /// into a Shrike model file (the model's feature count must match the email schema).
+    /// (the columns `shrike features` exports, in that order) into a Shrike model file.
     #[command(after_help = "Examples:
   shrike model import --xgboost xgb.json --out models/xgb-email.json
   shrike model import --lightgbm lgbm.txt --phishing-threshold 0.9 --out models/lgbm-email.json")]
@@ -167,15 +167,15 @@ pub fn run_model(cmd: ModelCommand) -> Result<ExitCode> {
                 _ => bail!("give exactly one of --xgboost or --lightgbm"),
             };
             let schema = shrike_score::features::email_schema();
-            let mut ensemble = ensemble;
-            if ensemble.n_features > schema.len() {
+            if ensemble.n_features != schema.len() {
                 bail!(
-                    "the model uses {} features but the email schema has {}: it was not trained on Shrike's email features",
+                    "the model was trained on {} features but Shrike's email schema v{} has {}: \
+                     train it on the columns `shrike features` exports, in that order",
                     ensemble.n_features,
+                    schema.version,
                     schema.len()
                 );
             }
-            ensemble.n_features = schema.len();
             let file = ModelFile {
                 format: MODEL_FORMAT.into(),
                 format_version: MODEL_FORMAT_VERSION,

@@ -123,6 +123,17 @@ pub struct TrainEmailArgs {
     pub model_version: Option<String>,
 }
 
+/// `shrike features` arguments.
+#[derive(clap::Args, Debug)]
+pub struct FeaturesArgs {
+    /// Data options (the time split options are ignored: every deduplicated, dated email is written).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output CSV: `id,source,label,date,<one column per feature in schema order>`; empty = unknown.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
 /// `shrike eval` arguments.
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
@@ -601,6 +612,55 @@ pub fn run_train(cmd: TrainCommand, quiet: bool) -> Result<ExitCode> {
             "model": args.out, "sha256": loaded.sha256, "card": card_path, "eval_dir": args.eval_dir,
             "thresholds": model.thresholds, "test": report["test"]["overall"],
         }))?
+    );
+    Ok(crate::finished(data.quarantined))
+}
+
+/// Runs `shrike features`: the feature matrix as CSV, for training elsewhere (XGBoost, LightGBM)
+/// and importing with `shrike model import`. The training neutralisation is applied, so a model
+/// trained on these columns sees what Shrike's own trainer sees.
+pub fn run_features(args: FeaturesArgs, quiet: bool) -> Result<ExitCode> {
+    use std::io::Write;
+    let data = load(&args.data, quiet)?;
+    let f = std::fs::File::create(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    let csv_field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    write!(w, "id,source,label,date")?;
+    for f in &email_schema().features {
+        write!(w, ",{}", f.name)?;
+    }
+    writeln!(w)?;
+    for s in &data.samples {
+        write!(
+            w,
+            "{},{},{},{}",
+            csv_field(&s.id),
+            csv_field(&s.source),
+            s.label.as_str(),
+            s.date
+        )?;
+        for v in &s.x {
+            if v.is_finite() {
+                write!(w, ",{v}")?;
+            } else {
+                write!(w, ",")?;
+            }
+        }
+        writeln!(w)?;
+    }
+    w.flush()?;
+    eprintln!(
+        "wrote {} rows x {} features to {}",
+        data.samples.len(),
+        email_schema().len(),
+        args.out.display()
     );
     Ok(crate::finished(data.quarantined))
 }

@@ -325,3 +325,129 @@ fn bundled_model_is_reproduced_by_the_documented_training_command() {
             && dir.path().join("eval/reliability.svg").exists()
     );
 }
+
+fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("SHRIKE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    let ok = Command::new(&p)
+        .args(["-c", "import xgboost, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(p)
+}
+
+/// Features exported by Shrike, trained on by the real XGBoost, imported back and served: the
+/// "train in Python, serve in Shrike" path end to end.
+#[test]
+fn xgboost_trained_on_exported_features_imports_and_scores() {
+    let data = root().join("../shared/data/email");
+    let Some(py) = python() else {
+        eprintln!("skipping: no Python with xgboost (run .ci/run, or set SHRIKE_PYTHON)");
+        return;
+    };
+    if !data.exists() {
+        eprintln!("skipping: ../shared/data not found");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("features.csv");
+    let out = bin()
+        .args(["features", "--quiet", "--input"])
+        .arg(format!(
+            "phishing={}",
+            data.join("phishing/phishing_pot/phishing_pot_2022.tar.xz")
+                .display()
+        ))
+        .arg("--input")
+        .arg(format!(
+            "ham={}",
+            data.join("ham_modern/ham_modern_open-iscsi_2019-2025.tar.xz")
+                .display()
+        ))
+        .arg("--out")
+        .arg(&csv)
+        .arg("--quarantine")
+        .arg(dir.path().join("q.ndjson"))
+        .output()
+        .expect("features");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
+    let schema = shrike_score::features::email_schema();
+    assert_eq!(header.len(), 4 + schema.len());
+    assert_eq!(header[4], schema.features[0].name);
+    assert_eq!(
+        text.lines().count(),
+        1 + 148 + 1230,
+        "148 phishing_pot 2022 + 1230 open-iscsi, deduplicated"
+    );
+    let model = dir.path().join("xgb.json");
+    let st = Command::new(&py)
+        .arg(root().join("scripts/py/train_xgboost_on_features.py"))
+        .arg(&csv)
+        .arg(&model)
+        .output()
+        .expect("python");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let shrike_model = dir.path().join("shrike.json");
+    let st = bin()
+        .args(["model", "import", "--xgboost"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&shrike_model)
+        .output()
+        .expect("import");
+    assert_eq!(
+        st.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let out = bin()
+        .args(["score", "--reasons", "3", "--model"])
+        .arg(&shrike_model)
+        .args([
+            "testdata/email/paypal-lookalike.eml",
+            "testdata/email/team-lunch.eml",
+        ])
+        .output()
+        .expect("score");
+    assert_eq!(out.status.code(), Some(0));
+    let rows = lines(&out.stdout);
+    assert_eq!(rows[0]["model"]["id"], "imported-xgboost");
+    let (p, h) = (
+        rows[0]["score"].as_f64().expect("score"),
+        rows[1]["score"].as_f64().expect("score"),
+    );
+    assert!(
+        p > h,
+        "imported model ranks the lookalike ({p}) above the team lunch ({h})"
+    );
+    assert_eq!(rows[0]["reasons"].as_array().map(Vec::len), Some(3));
+    // A model trained on other columns is refused with a message saying why.
+    let st = Command::new(&py)
+        .args(["-c", "import numpy as np, xgboost as xgb, sys; b = xgb.train({'objective':'binary:logistic'}, xgb.DMatrix(np.random.rand(50, 5), label=np.arange(50) % 2), 2); b.save_model(sys.argv[1])"])
+        .arg(dir.path().join("small.json"))
+        .output()
+        .expect("python");
+    assert!(st.status.success());
+    let st = bin()
+        .args(["model", "import", "--xgboost"])
+        .arg(dir.path().join("small.json"))
+        .arg("--out")
+        .arg(dir.path().join("bad.json"))
+        .output()
+        .expect("import");
+    assert_eq!(st.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("trained on 5 features"));
+}
