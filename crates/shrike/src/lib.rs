@@ -17,6 +17,7 @@ pub mod replay;
 pub mod scoring;
 pub mod server;
 pub mod training;
+pub mod validate;
 
 use anyhow::Result;
 use std::path::PathBuf;

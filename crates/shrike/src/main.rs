@@ -1,7 +1,7 @@
 //! The `shrike` binary: parses the command line and dispatches to the library (`src/lib.rs`).
 
 use clap::{Parser, Subcommand};
-use shrike::{demo, replay, scoring, server, training};
+use shrike::{demo, replay, scoring, server, training, validate};
 use std::process::ExitCode;
 
 /// Shrike: alert triage for SOCs. Scores email for phishing with a calibrated, explained model.
@@ -44,6 +44,11 @@ enum Command {
   shrike features --input phishing=phish/ --input ham=ham.mbox --out features.csv
   shrike features --index ../shared/data/email/index.tsv --out /tmp/email-features.csv")]
     Features(training::FeaturesArgs),
+    /// Validate OCSF events (NDJSON) against the pinned OCSF 1.8.0 schema.
+    #[command(after_help = "Examples:
+  shrike score --format ocsf mail/ > findings.ndjson && shrike validate findings.ndjson
+  cat events.ndjson | shrike validate -")]
+    Validate(validate::ValidateArgs),
     /// Send emails to a running Shrike API at a chosen rate and concurrency; write results; print latency percentiles.
     #[command(after_help = "Examples:
   shrike replay --url http://127.0.0.1:8080 --token s3cret --rate 500 --concurrency 8 mail/ --out results.ndjson
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => training::run_eval(a, cli.quiet),
         Command::Replay(a) => replay::run_replay(a, cli.quiet),
         Command::Features(a) => training::run_features(a, cli.quiet),
+        Command::Validate(a) => validate::run_validate(a),
         Command::Model(c) => scoring::run_model(c),
         Command::Demo(a) => demo::run_demo(a),
     };

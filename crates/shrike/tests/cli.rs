@@ -451,3 +451,67 @@ fn xgboost_trained_on_exported_features_imports_and_scores() {
     assert_eq!(st.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&st.stderr).contains("trained on 5 features"));
 }
+
+/// Every OCSF finding `shrike score --format ocsf` emits validates against the pinned OCSF 1.8.0
+/// schema (the bundled samples, and a real phishing archive when ../shared/data is present), and
+/// `shrike validate` reports a broken event with its line and rule.
+#[test]
+fn ocsf_findings_validate_against_ocsf_1_8_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut inputs = vec![root().join("testdata/email")];
+    let archive =
+        root().join("../shared/data/email/phishing/phishing_pot/phishing_pot_2022.tar.xz");
+    if archive.exists() {
+        inputs.push(archive);
+    } else {
+        eprintln!("skipping the corpus part: ../shared/data not found");
+    }
+    let out = bin()
+        .args([
+            "score",
+            "--format",
+            "ocsf",
+            "--reasons",
+            "3",
+            "--quarantine",
+        ])
+        .arg(dir.path().join("q.ndjson"))
+        .args(&inputs)
+        .output()
+        .expect("score");
+    let findings = dir.path().join("findings.ndjson");
+    std::fs::write(&findings, &out.stdout).expect("write");
+    let n = lines(&out.stdout).len();
+    assert!(n >= 3, "{n} findings");
+    let v = bin()
+        .arg("validate")
+        .arg(&findings)
+        .output()
+        .expect("validate");
+    let summary: Value = serde_json::from_slice(&v.stdout).expect("summary");
+    assert_eq!(summary["events"], n as u64);
+    assert_eq!(
+        summary["invalid"],
+        0,
+        "{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    assert_eq!(v.status.code(), Some(0));
+    // A broken event: wrong type_uid for the activity, and a string where an integer belongs.
+    let mut bad: Value = lines(&out.stdout).remove(0);
+    bad["type_uid"] = serde_json::json!(200402);
+    bad["severity_id"] = serde_json::json!("high");
+    let broken = dir.path().join("broken.ndjson");
+    std::fs::write(&broken, format!("{bad}\n")).expect("write");
+    let v = bin()
+        .arg("validate")
+        .arg(&broken)
+        .output()
+        .expect("validate");
+    assert_eq!(v.status.code(), Some(1));
+    let summary: Value = serde_json::from_slice(&v.stdout).expect("summary");
+    assert_eq!(summary["invalid"], 1);
+    assert_eq!(summary["errors_by_rule"]["type_uid_mismatch"], 1);
+    assert_eq!(summary["errors_by_rule"]["type_mismatch"], 1);
+    assert!(String::from_utf8_lossy(&v.stderr).contains("broken.ndjson:1: severity_id"));
+}
