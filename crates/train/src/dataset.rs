@@ -115,6 +115,22 @@ impl Dataset {
         (pos, neg)
     }
 
+    /// The (positive, negative) class weights, or an error when the total weight is zero or one
+    /// class carries none: both trainers need both classes.
+    pub fn require_both_classes(&self) -> Result<(f64, f64), TrainError> {
+        let (pos, neg) = self.class_weights();
+        if pos + neg <= 0.0 {
+            return Err(TrainError::ZeroTotalWeight);
+        }
+        if !(pos > 0.0 && neg > 0.0) {
+            return Err(TrainError::OneClass {
+                positive_weight: pos,
+                negative_weight: neg,
+            });
+        }
+        Ok((pos, neg))
+    }
+
     /// Weights that balance the classes: each positive row's weight is multiplied by
     /// `negative_weight / positive_weight`, negatives keep theirs, so both classes carry the same
     /// total weight (the negatives' original total). With only one class weighted, the weights are

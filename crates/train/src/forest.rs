@@ -113,16 +113,7 @@ pub(crate) fn fit(
 ) -> Result<(TrainedModel, Vec<f64>), TrainError> {
     data.validate()?;
     params.validate()?;
-    let (pos, neg) = data.class_weights();
-    if pos + neg <= 0.0 {
-        return Err(TrainError::ZeroTotalWeight);
-    }
-    if !(pos > 0.0 && neg > 0.0) {
-        return Err(TrainError::OneClass {
-            positive_weight: pos,
-            negative_weight: neg,
-        });
-    }
+    let (pos, neg) = data.require_both_classes()?;
     let prior = pos / (pos + neg);
     let (n, nf) = (data.n_rows, data.n_features);
     let binned = Binned::new(data, params.max_bins, params.n_threads);

@@ -163,16 +163,7 @@ pub(crate) fn fit(
             return Err(TrainError::ZeroTotalWeight);
         }
     }
-    let (pos, neg) = data.class_weights();
-    if pos + neg <= 0.0 {
-        return Err(TrainError::ZeroTotalWeight);
-    }
-    if !(pos > 0.0 && neg > 0.0) {
-        return Err(TrainError::OneClass {
-            positive_weight: pos,
-            negative_weight: neg,
-        });
-    }
+    let (pos, neg) = data.require_both_classes()?;
     let base_score = (pos / neg).ln();
     let (n, nf) = (data.n_rows, data.n_features);
     let binned = Binned::new(data, params.max_bins, params.n_threads);
