@@ -1,6 +1,7 @@
 //! Schema compiler: reads the OCSF source tree (`dictionary.json`, `categories.json`,
-//! `events/**`, `objects/*.json`, `profiles/*.json`), resolves `extends` chains and `$include`d
-//! profile files, merges each attribute with its dictionary definition and produces a [`Table`].
+//! `events/**`, `objects/*.json`, `profiles/*.json`, `extensions/*/`), resolves `extends` chains
+//! and `$include`d profile files, merges each attribute with its dictionary definition and
+//! produces a [`Table`].
 //!
 //! Merge rules (as the OCSF server does): a child's attribute definition is deep-merged over its
 //! parent's, so enum values accumulate along the chain (`base_event` gives `activity_id` 0 and
@@ -9,14 +10,37 @@
 //! Two things the OCSF server generates rather than reads are generated here too: the
 //! `datetime` profile's `<name>_dt` siblings of `timestamp_t` attributes, and the ids of
 //! `observable.type_id` (from the `observable` numbers on types, attributes and objects).
-//! Extensions (`extensions/`) are not compiled: the table is the core schema.
+//!
+//! Extensions (every `extensions/<dir>/` with an `extension.json` giving `name`, `uid`,
+//! `version`) are compiled in, in `uid` order, the way the OCSF server does with all of them
+//! enabled:
+//! - their `dictionary.json` attributes and types join the core dictionary (names are not
+//!   scoped: a name defined twice must agree on `type` and `is_array`, and the definitions
+//!   merge); their `categories.json` categories get uid `extension_uid * 100 + uid`;
+//! - their `events/` are new classes with `class_uid = (extension_uid * 100 + category_uid) *
+//!   1000 + uid` (unless the category is already an extension's), so Windows (2) Registry Key
+//!   Activity (system 1, uid 1) is 201001; `category_uid` stays the category's own uid (1);
+//! - their `objects/` are new objects;
+//! - except that a definition (in `events/` or `objects/`) that `extends` an item of its own
+//!   name, or has no name, is a patch: its attributes are merged into that class or object (and
+//!   so into everything that extends it), e.g. Windows `process` adds `hosted_services`;
+//! - `$include`s resolve in the extension first, then in the core schema; a profile file found
+//!   in the extension is named `<extension name>/<profile name>` (`linux/linux_users`), as
+//!   `metadata.profiles` must list it. An attribute carries a single profile, so `process.euid`
+//!   and `egid`, which both `linux/linux_users` and `macos/macos_users` add, end up attributed to
+//!   the later one (`macos/macos_users`); they are optional, so validation is unaffected.
+//!
+//! Class and object names stay plain (`registry_key_activity`, `reg_key`), so a name defined
+//! by two sources is an error rather than two scoped entries; [`ClassDef::extension`] and
+//! [`ObjectDef::extension`] record the extension that defined a class or object, and
+//! [`Table::extensions`] each extension's uid and version.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::table::{Attr, ClassDef, ObjectDef, Requirement, Table};
+use crate::table::{Attr, ClassDef, ExtensionDef, ObjectDef, Requirement, Table};
 
 /// What failed while compiling the schema sources.
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +73,51 @@ type RawAttrs = BTreeMap<String, (Map<String, Value>, Option<String>)>;
 /// Nesting bound for `extends`/`$include` chains; real chains are 3 deep.
 const MAX_DEPTH: usize = 32;
 
-/// Compiles the OCSF schema sources under `root` into a [`Table`].
+/// One schema extension (`extensions/<dir>/extension.json`).
+#[derive(Debug, Clone)]
+struct Ext {
+    name: String,
+    uid: u32,
+    version: String,
+    dir: PathBuf,
+}
+
+/// A class or object source definition and the extension it comes from (`None`: core).
+struct Item {
+    def: Value,
+    ext: Option<Ext>,
+}
+
+/// The source definitions of one kind (classes or objects) by name, and the extension patches
+/// to merge into them (definitions that `extends` an item of their own name).
+#[derive(Default)]
+struct Defs {
+    items: BTreeMap<String, Item>,
+    patches: BTreeMap<String, Vec<Item>>,
+}
+
+impl Defs {
+    /// Every definition, patches included (for the observable ids they carry).
+    fn all(&self) -> impl Iterator<Item = &Value> {
+        self.items
+            .values()
+            .chain(self.patches.values().flatten())
+            .map(|i| &i.def)
+    }
+}
+
+/// Compiles the OCSF schema sources under `root` (core and extensions) into a [`Table`].
 pub fn compile(root: &Path) -> Result<Table, CompileError> {
     let version = load(&root.join("version.json"))?
         .get("version")
         .and_then(Value::as_str)
         .ok_or_else(|| CompileError::Invalid("version.json has no version".into()))?
         .to_owned();
-    let dictionary = load(&root.join("dictionary.json"))?;
+    let exts = load_extensions(root)?;
+    let mut dictionary = load(&root.join("dictionary.json"))?;
+    for ext in &exts {
+        merge_dictionary(&mut dictionary, ext)?;
+    }
     let dict_attrs = dictionary
         .get("attributes")
         .and_then(Value::as_object)
@@ -73,37 +134,32 @@ pub fn compile(root: &Path) -> Result<Table, CompileError> {
             }
         }
     }
-
-    let mut event_files = Vec::new();
-    collect_json(&root.join("events"), &mut event_files)?;
-    let mut events: BTreeMap<String, Value> = BTreeMap::new();
-    for f in &event_files {
-        let v = load(f)?;
-        let name = name_of(&v, f)?;
-        events.insert(name, v);
-    }
-    let mut object_files = Vec::new();
-    collect_json(&root.join("objects"), &mut object_files)?;
-    let mut objects_raw: BTreeMap<String, Value> = BTreeMap::new();
-    for f in &object_files {
-        let v = load(f)?;
-        let name = name_of(&v, f)?;
-        objects_raw.insert(name, v);
+    for ext in &exts {
+        merge_categories(&mut category_uids, ext)?;
     }
 
-    let mut classes = BTreeMap::new();
-    for (name, v) in &events {
+    let events = load_defs(root, "events", &exts)?;
+    let objects_raw = load_defs(root, "objects", &exts)?;
+
+    let mut classes: BTreeMap<u32, ClassDef> = BTreeMap::new();
+    for (name, item) in &events.items {
         let category_uid = match inherited_category(&events, name) {
             Some("other") | None => 0,
             Some(c) => *category_uids
                 .get(c)
                 .ok_or_else(|| CompileError::Invalid(format!("{name}: unknown category {c}")))?,
         };
-        let uid = match (v.get("uid").and_then(Value::as_u64), name.as_str()) {
-            (Some(u), _) => category_uid * 1000 + to_u32(u)?,
+        let uid = match (item.def.get("uid").and_then(Value::as_u64), name.as_str()) {
+            (Some(u), _) => class_uid(item.ext.as_ref(), category_uid, u)?,
             (None, "base_event") => 0,
             (None, _) => continue, // abstract category base such as `finding`
         };
+        if let Some(other) = classes.get(&uid) {
+            return Err(CompileError::Invalid(format!(
+                "class uid {uid} is both {} and {name}",
+                other.name
+            )));
+        }
         let raw = resolve(root, &events, name, 0)?;
         let (attributes, mut enums) = finish(raw, &dict_attrs);
         for a in ["class_uid", "category_uid", "type_uid"] {
@@ -115,6 +171,7 @@ pub fn compile(root: &Path) -> Result<Table, CompileError> {
                 uid,
                 name: name.clone(),
                 category_uid,
+                extension: item.ext.as_ref().map(|e| e.name.clone()),
                 attributes,
                 enums,
             },
@@ -122,46 +179,265 @@ pub fn compile(root: &Path) -> Result<Table, CompileError> {
     }
 
     let mut objects = BTreeMap::new();
-    for name in objects_raw.keys() {
+    for (name, item) in &objects_raw.items {
         let raw = resolve(root, &objects_raw, name, 0)?;
         let (attributes, enums) = finish(raw, &dict_attrs);
         objects.insert(
             name.clone(),
             ObjectDef {
                 name: name.clone(),
+                extension: item.ext.as_ref().map(|e| e.name.clone()),
                 attributes,
                 enums,
             },
         );
     }
     add_observable_types(&dictionary, &objects_raw, &events, &mut objects);
+    let extensions = exts
+        .into_iter()
+        .map(|e| {
+            let def = ExtensionDef {
+                uid: e.uid,
+                version: e.version,
+            };
+            (e.name, def)
+        })
+        .collect();
     Ok(Table {
         version,
         types,
+        extensions,
         classes,
         objects,
     })
 }
 
+/// The extensions under `root/extensions/` (each direct subdirectory with an
+/// `extension.json`), in `uid` order; none when there is no `extensions/` directory.
+fn load_extensions(root: &Path) -> Result<Vec<Ext>, CompileError> {
+    let dir = root.join("extensions");
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let io = |source| CompileError::Io {
+        path: dir.clone(),
+        source,
+    };
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    subdirs.sort();
+    let mut exts: Vec<Ext> = Vec::new();
+    for d in subdirs {
+        let file = d.join("extension.json");
+        if !file.is_file() {
+            continue;
+        }
+        let v = load(&file)?;
+        let bad = |what: &str| CompileError::Invalid(format!("{}: no {what}", file.display()));
+        let name = v
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("name"))?;
+        let uid = v
+            .get("uid")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("uid"))?;
+        let ext = Ext {
+            name: name.to_owned(),
+            uid: to_u32(uid)?,
+            version: v
+                .get("version")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            dir: d,
+        };
+        if let Some(o) = exts.iter().find(|o| o.uid == ext.uid || o.name == ext.name) {
+            return Err(CompileError::Invalid(format!(
+                "extensions {} ({}) and {} ({}) share a name or uid",
+                o.name, o.uid, ext.name, ext.uid
+            )));
+        }
+        exts.push(ext);
+    }
+    exts.sort_by_key(|e| e.uid);
+    Ok(exts)
+}
+
+/// Adds an extension's `dictionary.json` attributes and types to the core dictionary. A name
+/// both define must agree on `type` and `is_array`; the definitions are then deep-merged (so
+/// enum values accumulate).
+fn merge_dictionary(dictionary: &mut Value, ext: &Ext) -> Result<(), CompileError> {
+    let file = ext.dir.join("dictionary.json");
+    if !file.is_file() {
+        return Ok(());
+    }
+    let add = load(&file)?;
+    for (ptr, what) in [("/attributes", "attribute"), ("/types/attributes", "type")] {
+        let Some(add) = add.pointer(ptr).and_then(Value::as_object) else {
+            continue;
+        };
+        let target = dictionary
+            .pointer_mut(ptr)
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| CompileError::Invalid(format!("dictionary has no {ptr}")))?;
+        for (k, v) in add {
+            match target.get_mut(k) {
+                None => {
+                    target.insert(k.clone(), v.clone());
+                }
+                Some(old) => {
+                    if ["type", "is_array"].iter().any(|f| old.get(f) != v.get(f)) {
+                        return Err(CompileError::Invalid(format!(
+                            "extension {} redefines {what} {k} with another type",
+                            ext.name
+                        )));
+                    }
+                    if let (Some(o), Some(n)) = (old.as_object_mut(), v.as_object()) {
+                        deep_merge(o, n);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds an extension's `categories.json` categories, with uid `extension_uid * 100 + uid`,
+/// under both their plain and their scoped (`<extension>/<name>`) name.
+fn merge_categories(
+    category_uids: &mut BTreeMap<String, u32>,
+    ext: &Ext,
+) -> Result<(), CompileError> {
+    let file = ext.dir.join("categories.json");
+    if !file.is_file() {
+        return Ok(());
+    }
+    let cats = load(&file)?;
+    for (name, c) in cats
+        .get("attributes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Some(uid) = c.get("uid").and_then(Value::as_u64) else {
+            continue;
+        };
+        let uid = u64::from(ext.uid)
+            .checked_mul(100)
+            .and_then(|e| e.checked_add(uid))
+            .ok_or_else(|| CompileError::Invalid(format!("category {name}: uid overflow")))?;
+        let uid = to_u32(uid)?;
+        for key in [name.clone(), format!("{}/{name}", ext.name)] {
+            if category_uids.insert(key, uid).is_some() {
+                return Err(CompileError::Invalid(format!(
+                    "extension {} redefines category {name}",
+                    ext.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads `<dir>/**/*.json` of the core schema and of each extension. An extension definition
+/// that `extends` an item of its own name, or has no name, is a patch of that item.
+fn load_defs(root: &Path, dir: &str, exts: &[Ext]) -> Result<Defs, CompileError> {
+    let mut defs = Defs::default();
+    let mut sources: Vec<(PathBuf, Option<&Ext>)> = vec![(root.join(dir), None)];
+    sources.extend(exts.iter().map(|e| (e.dir.join(dir), Some(e))));
+    for (path, ext) in sources {
+        if ext.is_some() && !path.is_dir() {
+            continue;
+        }
+        let mut files = Vec::new();
+        collect_json(&path, &mut files)?;
+        for f in &files {
+            let def = load(f)?;
+            let name = def.get("name").and_then(Value::as_str).map(str::to_owned);
+            let base = def
+                .get("extends")
+                .and_then(Value::as_str)
+                .map(|e| descope(e).to_owned());
+            let item = Item {
+                def,
+                ext: ext.cloned(),
+            };
+            match (ext, name, base) {
+                (Some(_), n, Some(base)) if n.as_deref().is_none_or(|n| n == base) => {
+                    defs.patches.entry(base.to_owned()).or_default().push(item);
+                }
+                (_, Some(n), _) => {
+                    if defs.items.contains_key(&n) {
+                        return Err(CompileError::Invalid(format!(
+                            "{} redefines {n}",
+                            f.display()
+                        )));
+                    }
+                    defs.items.insert(n, item);
+                }
+                (_, None, _) => {
+                    return Err(CompileError::Invalid(format!(
+                        "{} has no name",
+                        f.display()
+                    )))
+                }
+            }
+        }
+    }
+    if let Some(base) = defs.patches.keys().find(|b| !defs.items.contains_key(*b)) {
+        return Err(CompileError::Invalid(format!(
+            "extension patches unknown {base}"
+        )));
+    }
+    Ok(defs)
+}
+
+/// `win/reg_key` → `reg_key`: references across extensions may be scoped.
+fn descope(name: &str) -> &str {
+    name.rsplit_once('/').map_or(name, |(_, n)| n)
+}
+
+/// `class_uid` as the OCSF server makes it: `category_uid * 1000 + uid`, where an extension
+/// class's category uid is first scoped by the extension (`extension_uid * 100 +
+/// category_uid`) unless it already is an extension category's (≥ 100).
+fn class_uid(ext: Option<&Ext>, category_uid: u32, uid: u64) -> Result<u32, CompileError> {
+    let cat = match ext {
+        Some(e) if category_uid < 100 => u64::from(e.uid) * 100 + u64::from(category_uid),
+        _ => u64::from(category_uid),
+    };
+    cat.checked_mul(1000)
+        .and_then(|c| c.checked_add(uid))
+        .ok_or_else(|| CompileError::Invalid(format!("class uid {uid} out of range")))
+        .and_then(to_u32)
+}
+
 /// A class's `category`, taken from the nearest class up its `extends` chain that names one.
-fn inherited_category<'a>(events: &'a BTreeMap<String, Value>, name: &str) -> Option<&'a str> {
-    let mut cur = events.get(name)?;
+fn inherited_category<'a>(events: &'a Defs, name: &str) -> Option<&'a str> {
+    let mut cur = &events.items.get(name)?.def;
     for _ in 0..MAX_DEPTH {
         if let Some(c) = cur.get("category").and_then(Value::as_str) {
             return Some(c);
         }
-        cur = events.get(cur.get("extends").and_then(Value::as_str)?)?;
+        cur = &events
+            .items
+            .get(descope(cur.get("extends").and_then(Value::as_str)?))?
+            .def;
     }
     None
 }
 
 /// `observable.type_id` has only 0 and 99 in its source; the OCSF server fills in the other ids
 /// from the `observable` numbers on dictionary types (`email_t` → 5), dictionary attributes,
-/// objects, and class/object attribute definitions. Done the same way here.
+/// objects, and class/object attribute definitions (extensions and patches included). Done the
+/// same way here.
 fn add_observable_types(
     dictionary: &Value,
-    objects_raw: &BTreeMap<String, Value>,
-    events: &BTreeMap<String, Value>,
+    objects_raw: &Defs,
+    events: &Defs,
     objects: &mut BTreeMap<String, ObjectDef>,
 ) {
     let mut ids: BTreeSet<i64> = BTreeSet::new();
@@ -182,7 +458,7 @@ fn add_observable_types(
         &mut ids,
         dictionary.get("attributes").and_then(Value::as_object),
     );
-    for def in objects_raw.values().chain(events.values()) {
+    for def in objects_raw.all().chain(events.all()) {
         if let Some(i) = def.get("observable").and_then(Value::as_i64) {
             ids.insert(i);
         }
@@ -199,13 +475,6 @@ fn add_observable_types(
 
 fn to_u32(v: u64) -> Result<u32, CompileError> {
     u32::try_from(v).map_err(|_| CompileError::Invalid(format!("uid {v} out of range")))
-}
-
-fn name_of(v: &Value, f: &Path) -> Result<String, CompileError> {
-    v.get("name")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| CompileError::Invalid(format!("{} has no name", f.display())))
 }
 
 /// Data type → base type, following `type` links (`timestamp_t` → `long_t`).
@@ -266,22 +535,20 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CompileError> 
 }
 
 /// Resolves `name`'s attributes: its parent's (via `extends`, within `defs`), then its own
-/// with their `$include`s expanded, deep-merged over them.
-fn resolve(
-    root: &Path,
-    defs: &BTreeMap<String, Value>,
-    name: &str,
-    depth: usize,
-) -> Result<RawAttrs, CompileError> {
+/// with their `$include`s expanded, then its extension patches, each deep-merged over the
+/// previous. A patch of a parent thus reaches every child, as in the OCSF server (which merges
+/// patches into the parent before resolving `extends`).
+fn resolve(root: &Path, defs: &Defs, name: &str, depth: usize) -> Result<RawAttrs, CompileError> {
     if depth > MAX_DEPTH {
         return Err(CompileError::Invalid(format!("extends cycle at {name}")));
     }
-    let def = defs
+    let item = defs
+        .items
         .get(name)
         .ok_or_else(|| CompileError::Invalid(format!("unknown parent {name}")))?;
-    let mut attrs = match def.get("extends").and_then(Value::as_str) {
+    let mut attrs = match item.def.get("extends").and_then(Value::as_str).map(descope) {
         // `object` is the implicit root of objects and has no file.
-        Some(parent) if defs.contains_key(parent) => resolve(root, defs, parent, depth + 1)?,
+        Some(parent) if defs.items.contains_key(parent) => resolve(root, defs, parent, depth + 1)?,
         Some("object") | None => RawAttrs::new(),
         Some(parent) => {
             return Err(CompileError::Invalid(format!(
@@ -289,33 +556,51 @@ fn resolve(
             )))
         }
     };
-    let empty = Map::new();
-    let own = expand(
-        root,
-        def.get("attributes")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty),
-        depth,
-    )?;
-    merge_into(&mut attrs, own);
+    let patches = defs.patches.get(name).into_iter().flatten();
+    for it in std::iter::once(item).chain(patches) {
+        let empty = Map::new();
+        let own = expand(
+            root,
+            it.ext.as_ref(),
+            it.def
+                .get("attributes")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty),
+            depth,
+        )?;
+        merge_into(&mut attrs, own);
+    }
     Ok(attrs)
 }
 
 /// Expands `$include` entries of one attribute map, then merges the map's own entries over them.
-fn expand(root: &Path, raw: &Map<String, Value>, depth: usize) -> Result<RawAttrs, CompileError> {
+/// Within extension `ext` an include resolves in the extension's directory first, then in the
+/// core schema; a profile file found in the extension is named `<extension>/<profile>`.
+fn expand(
+    root: &Path,
+    ext: Option<&Ext>,
+    raw: &Map<String, Value>,
+    depth: usize,
+) -> Result<RawAttrs, CompileError> {
     if depth > MAX_DEPTH {
         return Err(CompileError::Invalid("$include too deep".into()));
     }
     let mut out = RawAttrs::new();
     if let Some(incs) = raw.get("$include").and_then(Value::as_array) {
         for inc in incs.iter().filter_map(Value::as_str) {
-            let file = load(&root.join(inc))?;
+            let (path, scope) = match ext.map(|e| (e.dir.join(inc), e)) {
+                Some((p, e)) if p.is_file() => (p, Some(e)),
+                _ => (root.join(inc), None),
+            };
+            let file = load(&path)?;
             let profile = (file.get("meta").and_then(Value::as_str) == Some("profile"))
-                .then(|| file.get("name").and_then(Value::as_str).map(str::to_owned))
-                .flatten();
+                .then(|| file.get("name").and_then(Value::as_str))
+                .flatten()
+                .map(|n| scope.map_or_else(|| n.to_owned(), |e| format!("{}/{n}", e.name)));
             let empty = Map::new();
             let sub = expand(
                 root,
+                scope,
                 file.get("attributes")
                     .and_then(Value::as_object)
                     .unwrap_or(&empty),
@@ -606,6 +891,199 @@ mod tests {
         );
         assert_eq!(t.types["timestamp_t"], "long_t");
         assert_eq!(t.types["email_t"], "string_t");
+    }
+
+    /// Adds extension `ex` (uid 7) to the miniature schema: a dictionary attribute and a data
+    /// type, a category, a scoped profile, two classes, a new object and a patch of `thing`.
+    fn add_mini_extension(r: &Path) {
+        write(
+            r,
+            "extensions/ex/extension.json",
+            &json!({"name": "ex", "uid": 7, "version": "0.1.0", "caption": "Ex"}),
+        );
+        write(
+            r,
+            "extensions/ex/dictionary.json",
+            &json!({
+                "attributes": {
+                    "widget": {"type": "widget"},
+                    "color": {"type": "string_t"},
+                    // Also in the core dictionary, same type: allowed, enums merge.
+                    "activity_id": {"type": "integer_t", "enum": {"98": {}}}
+                },
+                "types": {"attributes": {"key_path_t": {"type": "string_t", "observable": 46}}}
+            }),
+        );
+        write(
+            r,
+            "extensions/ex/categories.json",
+            &json!({"attributes": {"gadgets": {"uid": 3}}}),
+        );
+        write(
+            r,
+            "extensions/ex/events/ex_child.json",
+            &json!({"name": "ex_child", "uid": 1, "extends": "parent", "attributes": {
+                "$include": ["profiles/ep.json"],
+                "widget": {"requirement": "required"}
+            }}),
+        );
+        write(
+            r,
+            "extensions/ex/events/gadget_activity.json",
+            &json!({"name": "gadget_activity", "uid": 2, "category": "gadgets",
+                "extends": "base_event", "attributes": {}}),
+        );
+        write(
+            r,
+            "extensions/ex/profiles/ep.json",
+            &json!({"name": "ep", "meta": "profile", "attributes": {
+                "color": {"requirement": "required"}
+            }}),
+        );
+        write(
+            r,
+            "extensions/ex/objects/widget.json",
+            &json!({"name": "widget", "extends": "object", "observable": 28, "attributes": {
+                "name": {"requirement": "required", "observable": 43},
+                "path": {"requirement": "required", "type": "key_path_t"}
+            }}),
+        );
+        // No name, `extends` a core object: a patch of `thing`, reaching its users.
+        write(
+            r,
+            "extensions/ex/objects/thing.json",
+            &json!({"extends": "thing", "attributes": {"color": {"requirement": "optional"}}}),
+        );
+        // A patch of the parent object `_base` reaches `thing`, which extends it.
+        write(
+            r,
+            "extensions/ex/objects/base.json",
+            &json!({"name": "_base", "extends": "_base", "attributes": {
+                "widget": {"requirement": "optional"}
+            }}),
+        );
+    }
+
+    #[test]
+    fn compiles_extensions() {
+        let dir = mini_schema();
+        add_mini_extension(dir.path());
+        let t = compile(dir.path()).expect("mini schema with extension compiles");
+        assert_eq!(
+            t.extensions["ex"],
+            ExtensionDef {
+                uid: 7,
+                version: "0.1.0".into()
+            }
+        );
+        // (7 * 100 + 2) * 1000 + 1; an extension category is 7 * 100 + 3 already.
+        assert_eq!(
+            t.classes.keys().copied().collect::<Vec<_>>(),
+            vec![0, 2004, 702_001, 703_002]
+        );
+        let c = &t.classes[&702_001];
+        assert_eq!(
+            (c.name.as_str(), c.category_uid, c.extension.as_deref()),
+            ("ex_child", 2, Some("ex"))
+        );
+        assert_eq!(t.classes[&703_002].category_uid, 703);
+        assert_eq!(t.classes[&2004].extension, None);
+        let req = Requirement::Required;
+        assert_eq!(
+            c.attributes["widget"],
+            Attr("widget".into(), false, req, None)
+        );
+        // Inherited from core `parent`, with the extension dictionary's enum value merged in.
+        assert_eq!(
+            c.enums["activity_id"],
+            vec![json!(0), json!(1), json!(98), json!(99)]
+        );
+        // A profile from the extension's own directory is scoped by the extension name.
+        assert_eq!(
+            c.attributes["color"],
+            Attr("string_t".into(), false, req, Some("ex/ep".into()))
+        );
+        let w = &t.objects["widget"];
+        assert_eq!(w.extension.as_deref(), Some("ex"));
+        assert_eq!(
+            w.attributes["path"],
+            Attr("key_path_t".into(), false, req, None)
+        );
+        assert_eq!(t.types["key_path_t"], "string_t");
+        // The patches add to the core objects without making them the extension's.
+        let thing = &t.objects["thing"];
+        assert_eq!(thing.extension, None);
+        assert_eq!(
+            thing
+                .attributes
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["addr", "color", "name", "time", "time_dt", "widget"]
+        );
+        assert_eq!(
+            thing.attributes["color"],
+            Attr("string_t".into(), false, Requirement::Optional, None)
+        );
+        // Object, object-attribute and type observables of the extension.
+        assert_eq!(
+            t.objects["observable"].enums["type_id"],
+            vec![
+                json!(0),
+                json!(5),
+                json!(28),
+                json!(43),
+                json!(46),
+                json!(99)
+            ]
+        );
+    }
+
+    #[test]
+    fn extension_conflicts_are_errors() {
+        let compile_err = |f: &dyn Fn(&Path)| {
+            let dir = mini_schema();
+            add_mini_extension(dir.path());
+            f(dir.path());
+            compile(dir.path())
+                .map(|_| ())
+                .expect_err("must not compile")
+                .to_string()
+        };
+        assert_eq!(
+            compile_err(&|r| write(
+                r,
+                "extensions/ex/objects/thing.json",
+                &json!({"extends": "nowhere", "attributes": {}})
+            )),
+            "schema: extension patches unknown nowhere"
+        );
+        // A new object named like a core one (names are not scoped).
+        let e = compile_err(&|r| {
+            write(
+                r,
+                "extensions/ex/objects/widget.json",
+                &json!({"name": "observable", "extends": "object", "attributes": {}}),
+            );
+        });
+        assert!(e.ends_with("widget.json redefines observable"), "{e}");
+        assert_eq!(
+            compile_err(&|r| write(
+                r,
+                "extensions/ex/dictionary.json",
+                &json!({"attributes": {"time": {"type": "string_t"}}})
+            )),
+            "schema: extension ex redefines attribute time with another type"
+        );
+        assert_eq!(
+            compile_err(&|r| write(
+                r,
+                "extensions/ex/events/gadget_activity.json",
+                &json!({"name": "gadget_activity", "uid": 1, "category": "findings",
+                    "extends": "base_event", "attributes": {}})
+            )),
+            "schema: class uid 702001 is both ex_child and gadget_activity"
+        );
     }
 
     #[test]

@@ -46,15 +46,21 @@ impl Attr {
     }
 }
 
-/// A resolved event class (after `extends` and `$include`).
+/// A resolved event class (after `extends`, `$include` and extension patches).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassDef {
-    /// `class_uid` = `category_uid * 1000 + uid`.
+    /// `class_uid` = `category_uid * 1000 + uid`; for an extension's class
+    /// `(extension_uid * 100 + category_uid) * 1000 + uid` (Windows Registry Key Activity:
+    /// 201001).
     pub uid: u32,
-    /// Class name, e.g. `detection_finding`.
+    /// Class name, e.g. `detection_finding`, `registry_key_activity`.
     pub name: String,
-    /// The category's uid (0 for `base_event`).
+    /// The category's uid (0 for `base_event`; 1 for the Windows extension's system classes).
     pub category_uid: u32,
+    /// The extension that defines the class (a key of [`Table::extensions`], e.g. `win`);
+    /// `None` (and absent from the JSON) for core classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
     /// Attribute name → definition.
     pub attributes: BTreeMap<String, Attr>,
     /// Attribute name → allowed values (integers, or strings for string enums). `class_uid`,
@@ -62,15 +68,29 @@ pub struct ClassDef {
     pub enums: BTreeMap<String, Vec<Value>>,
 }
 
-/// A resolved object (after `extends` and `$include`).
+/// A resolved object (after `extends`, `$include` and extension patches).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectDef {
-    /// Object name, e.g. `email`.
+    /// Object name, e.g. `email`, `reg_key`.
     pub name: String,
+    /// The extension that defines the object (e.g. `win` for `reg_key`); `None` (and absent
+    /// from the JSON) for core objects, including core objects an extension patches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
     /// Attribute name → definition.
     pub attributes: BTreeMap<String, Attr>,
     /// Attribute name → allowed values.
     pub enums: BTreeMap<String, Vec<Value>>,
+}
+
+/// One schema extension compiled into the table, as an event's `metadata.extensions` entry
+/// would describe it (`{"name": "win", "uid": "2", "version": "1.8.0"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionDef {
+    /// The extension's uid (Windows: 2), which scopes its class uids.
+    pub uid: u32,
+    /// The extension's version.
+    pub version: String,
 }
 
 /// The whole compiled table.
@@ -81,6 +101,9 @@ pub struct Table {
     /// Data type → base type (`email_t` → `string_t`, `timestamp_t` → `long_t`, `port_t` →
     /// `integer_t`; base types map to themselves).
     pub types: BTreeMap<String, String>,
+    /// Extension name (`linux`, `win`, `macos`) → uid and version.
+    #[serde(default)]
+    pub extensions: BTreeMap<String, ExtensionDef>,
     /// `class_uid` → class.
     pub classes: BTreeMap<u32, ClassDef>,
     /// Object name → object.
@@ -94,6 +117,7 @@ impl Table {
         let mut out = String::from("{\n");
         out.push_str(&format!("\"version\":{},\n", json_str(&self.version)));
         out.push_str(&format!("\"types\":{},\n", compact(&self.types)));
+        out.push_str(&format!("\"extensions\":{},\n", compact(&self.extensions)));
         out.push_str("\"classes\":{\n");
         let n = self.classes.len();
         for (i, (uid, c)) in self.classes.iter().enumerate() {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod inputs;
 pub mod metrics;
+pub mod normalize;
 pub mod output;
 pub mod rdap;
 pub mod replay;

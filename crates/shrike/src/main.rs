@@ -1,7 +1,7 @@
 //! The `shrike` binary: parses the command line and dispatches to the library (`src/lib.rs`).
 
 use clap::{Parser, Subcommand};
-use shrike::{demo, replay, scoring, server, training, validate};
+use shrike::{demo, normalize, replay, scoring, server, training, validate};
 use std::process::ExitCode;
 
 /// Shrike: alert triage for SOCs. Scores email for phishing with a calibrated, explained model.
@@ -49,6 +49,15 @@ enum Command {
   shrike score --format ocsf mail/ > findings.ndjson && shrike validate findings.ndjson
   cat events.ndjson | shrike validate -")]
     Validate(validate::ValidateArgs),
+    /// Normalize telemetry to OCSF 1.8.0 (Windows EVTX/JSON, Sysmon, Suricata EVE, Zeek, CloudTrail, GuardDuty, VPC Flow, email).
+    #[command(after_help = "Examples:
+  shrike normalize ../shared/data/endpoint/mordor/ --out events.ndjson
+  shrike normalize --source zeek --format zeek-tsv conn.log -o conn.ocsf.ndjson
+  shrike normalize Security.evtx --entities entities.ndjson | shrike validate -")]
+    Normalize(normalize::NormalizeArgs),
+    /// Run content tests: `shrike test mappings` checks every mapping's sample pairs.
+    #[command(subcommand)]
+    Test(normalize::TestCommand),
     /// Send emails to a running Shrike API at a chosen rate and concurrency; write results; print latency percentiles.
     #[command(after_help = "Examples:
   shrike replay --url http://127.0.0.1:8080 --token s3cret --rate 500 --concurrency 8 mail/ --out results.ndjson
@@ -76,6 +85,8 @@ fn main() -> ExitCode {
         Command::Validate(a) => validate::run_validate(a),
         Command::Model(c) => scoring::run_model(c),
         Command::Demo(a) => demo::run_demo(a),
+        Command::Normalize(a) => normalize::run_normalize(a, cli.quiet),
+        Command::Test(c) => normalize::run_test(c),
     };
     match result {
         Ok(code) => code,
