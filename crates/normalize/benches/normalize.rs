@@ -11,6 +11,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use shrike_normalize::decode::{decode_bytes, DecodeOptions};
 use shrike_normalize::{DecodeItem, Engine};
 
+/// The `shrike` binary's allocator, so the numbers match `shrike normalize`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
 }

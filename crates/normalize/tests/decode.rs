@@ -93,13 +93,14 @@ fn nxlog_sysmon_ndjson_keeps_good_lines_around_bad_ones() {
         out.field(0, "Provider"),
         Some(&json!("Microsoft-Windows-Sysmon"))
     );
+    // NXLog's EventTime has no zone (collector local time): the shipper's UTC @timestamp wins.
     assert_eq!(
         out.field(0, "TimeCreated"),
-        Some(&json!("2023-05-04 10:11:12"))
+        Some(&json!("2023-05-04T10:11:13.500Z"))
     );
     assert_eq!(
-        out.field(0, "@timestamp"),
-        Some(&json!("2023-05-04T10:11:13.500Z"))
+        out.field(0, "EventTime"),
+        Some(&json!("2023-05-04 10:11:12"))
     );
     assert_eq!(out.field(0, "EventRecordID"), Some(&json!(1001)));
     assert_eq!(out.field(0, "ExecutionThreadID"), Some(&json!(3104)));
@@ -108,7 +109,7 @@ fn nxlog_sysmon_ndjson_keeps_good_lines_around_bad_ones() {
     for gone in [
         "Hostname",
         "SourceName",
-        "EventTime",
+        "@timestamp",
         "RecordNumber",
         "ThreadID",
     ] {

@@ -9,8 +9,9 @@
 //! found in a small per-node open-addressing table (FxHash-style hash written here), every
 //! attribute already knows its JSON kind, its object node, its enum (integers as a bit set plus a
 //! sorted list, strings as a sorted list) and its bit in the node's required mask. The event's
-//! maps are only iterated, never looked up in (except `metadata.profiles` and past 64 required
-//! attributes of one node), and nothing is allocated unless an error is reported.
+//! maps are only iterated, never looked up in (except for a node with more than 64 required
+//! attributes, which OCSF has not), and nothing is allocated unless an error is reported: the
+//! path to the value being checked lives on the stack and is rendered only for an error.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -59,7 +60,8 @@ struct ClassEntry {
 /// One class or object.
 #[derive(Debug, Clone)]
 struct Node {
-    /// The object's name (the key in `Table::objects`), for `expected object {name}` messages.
+    /// The object's name (its key in `Table::objects`), for `expected object {name}` messages;
+    /// the class name for a class.
     name: Box<str>,
     /// Attributes in name order.
     attrs: Box<[CAttr]>,
@@ -227,25 +229,62 @@ impl Enum {
 /// FxHash's multiplier.
 const FX: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
-/// FxHash-style hash of an attribute name, eight bytes at a time. The slot is taken from the top
-/// bits, which the final multiply mixes best.
+/// FxHash-style hash of an attribute name, eight bytes at a time (the last word overlapping the
+/// one before). The slot is taken from the top bits, which the final multiply mixes best.
 #[inline]
 fn hash_name(s: &str) -> u64 {
-    let bytes = s.as_bytes();
-    let mut h = (bytes.len() as u64).wrapping_mul(FX);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(FX);
+    let b = s.as_bytes();
+    let mut h = (b.len() as u64).wrapping_mul(FX);
+    if b.len() < 8 {
+        return (h ^ short_word(b)).wrapping_mul(FX);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(FX);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        h = (h.rotate_left(5) ^ word(c)).wrapping_mul(FX);
+    }
+    if !chunks.remainder().is_empty() {
+        h = (h.rotate_left(5) ^ word(&b[b.len() - 8..])).wrapping_mul(FX);
     }
     h
+}
+
+/// Whether two names are equal, compared a word at a time (no `memcmp` call for short names).
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    if n < 8 {
+        return short_word(a) == short_word(b);
+    }
+    a.chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .all(|(x, y)| word(x) == word(y))
+        && word(&a[n - 8..]) == word(&b[n - 8..])
+}
+
+/// The first eight bytes of `b` (at least eight long) as a word.
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// Up to seven bytes as a word that tells apart any two byte strings of the same length: four
+/// bytes from each end (overlapping), or for one to three bytes the first, middle and last.
+#[inline]
+fn short_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+        u64::from(lo) | u64::from(hi) << 32
+    } else if n > 0 {
+        u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16
+    } else {
+        0
+    }
 }
 
 impl Node {
@@ -313,7 +352,7 @@ impl Node {
         loop {
             let i = *self.slots.get(s)?;
             let a = self.attrs.get(usize::try_from(i.checked_sub(1)?).ok()?)?;
-            if a.hash == h && *a.name == *name {
+            if a.hash == h && same_name(&a.name, name) {
                 return Some(a);
             }
             s = (s + 1) & mask;
@@ -335,7 +374,8 @@ impl Compiled {
             .zip(0u32..)
             .map(|(n, i)| (n.as_str(), i))
             .collect();
-        // Same precedence as the table's description: `object`, then data types, then objects.
+        // The order the validator has always resolved a type name in: `object` (free-form),
+        // then data types, then objects; anything else is not checked.
         let kind_of = |ty: &str| -> Kind {
             if ty == "object" {
                 Kind::FreeObject
@@ -851,41 +891,13 @@ impl<'a> Cx<'a> {
     ) {
         match attr.kind {
             Kind::Scalar(s) => {
-                if !s.accepts(value) {
-                    push(
-                        out,
-                        Some(at),
-                        Rule::TypeMismatch,
-                        format!("expected {}, got {}", s.name(), kind(value)),
-                    );
-                } else if let Some(allowed) = &attr.allowed {
-                    if !allowed.contains(value) {
-                        push(
-                            out,
-                            Some(at),
-                            Rule::EnumValue,
-                            format!(
-                                "value {value} not in enum {}",
-                                Value::from(allowed.values.clone())
-                            ),
-                        );
-                    }
+                let ok =
+                    s.accepts(value) && attr.allowed.as_ref().is_none_or(|e| e.contains(value));
+                if !ok {
+                    scalar_error(value, attr, s, at, out);
                 }
             }
-            Kind::Object(i) => {
-                let Some(node) = self.nodes.get(usize::try_from(i).unwrap_or(usize::MAX)) else {
-                    return;
-                };
-                match value {
-                    Value::Object(o) => self.check_object(o, node, Some(at), depth + 1, out),
-                    _ => push(
-                        out,
-                        Some(at),
-                        Rule::TypeMismatch,
-                        format!("expected object {}, got {}", node.name, kind(value)),
-                    ),
-                }
-            }
+            Kind::Object(i) => self.check_nested(value, i, at, depth, out),
             // Free-form object such as `unmapped`: contents are not checked.
             Kind::FreeObject => {
                 if !value.is_object() {
@@ -899,6 +911,58 @@ impl<'a> Cx<'a> {
             }
             Kind::Unchecked => {}
         }
+    }
+
+    /// Checks a value of an object attribute (node `i`).
+    fn check_nested(
+        &self,
+        value: &'a Value,
+        i: u32,
+        at: &Path<'_, 'a>,
+        depth: usize,
+        out: &mut Vec<ValidationError>,
+    ) {
+        let Some(node) = self.nodes.get(usize::try_from(i).unwrap_or(usize::MAX)) else {
+            return;
+        };
+        match value {
+            Value::Object(o) => self.check_object(o, node, Some(at), depth + 1, out),
+            _ => push(
+                out,
+                Some(at),
+                Rule::TypeMismatch,
+                format!("expected object {}, got {}", node.name, kind(value)),
+            ),
+        }
+    }
+}
+
+/// Reports a scalar of the wrong JSON type, or outside the attribute's enum.
+#[cold]
+fn scalar_error(
+    value: &Value,
+    attr: &CAttr,
+    s: Scalar,
+    at: &Path<'_, '_>,
+    out: &mut Vec<ValidationError>,
+) {
+    if !s.accepts(value) {
+        push(
+            out,
+            Some(at),
+            Rule::TypeMismatch,
+            format!("expected {}, got {}", s.name(), kind(value)),
+        );
+    } else if let Some(allowed) = &attr.allowed {
+        push(
+            out,
+            Some(at),
+            Rule::EnumValue,
+            format!(
+                "value {value} not in enum {}",
+                Value::from(allowed.values.clone())
+            ),
+        );
     }
 }
 
@@ -1223,10 +1287,7 @@ mod reference {
                             out,
                             path,
                             Rule::EnumValue,
-                            format!(
-                                "value {value} not in enum {}",
-                                Value::from(allowed.clone())
-                            ),
+                            format!("value {value} not in enum {}", Value::from(allowed.clone())),
                         );
                     }
                 }
@@ -1607,7 +1668,11 @@ mod tests {
         })
     }
 
-    fn op(names: Vec<String>, profiles: Vec<String>, classes: Vec<u32>) -> impl Strategy<Value = Op> {
+    fn op(
+        names: Vec<String>,
+        profiles: Vec<String>,
+        classes: Vec<u32>,
+    ) -> impl Strategy<Value = Op> {
         let n = any::<usize>();
         let key = prop_oneof![
             3 => prop::sample::select(names.clone()),
@@ -1695,7 +1760,53 @@ mod tests {
             }
         }
         eprintln!("{attrs} attributes, {probes} probes to find them all");
-        assert!(probes < attrs * 3 / 2, "{probes} probes for {attrs} attributes");
+        assert!(
+            probes < attrs * 3 / 2,
+            "{probes} probes for {attrs} attributes"
+        );
+    }
+
+    #[test]
+    fn enum_sets_agree_with_vec_contains() {
+        let odd = odd_table();
+        let lists: Vec<&Vec<Value>> = [SCHEMA.table(), &odd]
+            .into_iter()
+            .flat_map(|t| {
+                t.classes
+                    .values()
+                    .flat_map(|c| c.enums.values())
+                    .chain(t.objects.values().flat_map(|o| o.enums.values()))
+            })
+            .collect();
+        let mut candidates: Vec<Value> = (-2..=130).map(Value::from).collect();
+        candidates.extend(lists.iter().flat_map(|l| l.iter().cloned()));
+        candidates.extend([
+            json!(1000),
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(u64::MAX - 1),
+            json!(0.0),
+            json!(-0.0),
+            json!(1.0),
+            json!(2.0),
+            json!(2.5),
+            json!(99.0),
+            json!(""),
+            json!("x"),
+            json!("1"),
+            json!(true),
+            json!(false),
+            Value::Null,
+            json!([1]),
+            json!({"k": 1}),
+        ]);
+        for l in lists {
+            let e = super::Enum::new(l);
+            for c in &candidates {
+                assert_eq!(e.contains(c), l.contains(c), "{c} in {l:?}");
+            }
+        }
     }
 
     #[test]
@@ -1728,6 +1839,12 @@ mod tests {
                 apply(&mut ev, *target, op);
             }
             check(&SCHEMA, &ev)?;
+        }
+
+        #[test]
+        fn same_name_is_string_equality(a in "[ab\u{e9}]{0,20}", b in "[ab\u{e9}]{0,20}") {
+            prop_assert_eq!(super::same_name(&a, &b), a == b);
+            prop_assert!(super::same_name(&a, &a.clone()));
         }
 
         #[test]
@@ -1789,7 +1906,10 @@ mod tests {
                 1 => Some("p2"),
                 _ => None,
             };
-            class_attrs.insert(format!("r{i:02}"), attr("integer_t", false, Required, profile));
+            class_attrs.insert(
+                format!("r{i:02}"),
+                attr("integer_t", false, Required, profile),
+            );
         }
         let class_enums: BTreeMap<String, Vec<Value>> = [
             ("activity_id", json!([0, 1, 99])),
@@ -1820,9 +1940,12 @@ mod tests {
             .into_iter()
             .map(|(a, b)| (a.to_owned(), b))
             .collect(),
-            enums: [("x".to_owned(), vec![json!(1), json!(2), json!(300), json!(-4)])]
-                .into_iter()
-                .collect(),
+            enums: [(
+                "x".to_owned(),
+                vec![json!(1), json!(2), json!(300), json!(-4)],
+            )]
+            .into_iter()
+            .collect(),
         };
         let dual = ObjectDef {
             name: "dual".into(),
@@ -1851,9 +1974,12 @@ mod tests {
             name: "small".into(),
             category_uid: 0,
             extension: None,
-            attributes: [("class_uid".to_owned(), attr("integer_t", false, Required, None))]
-                .into_iter()
-                .collect(),
+            attributes: [(
+                "class_uid".to_owned(),
+                attr("integer_t", false, Required, None),
+            )]
+            .into_iter()
+            .collect(),
             enums: BTreeMap::new(),
         };
         Table {

@@ -237,8 +237,15 @@ fn write_entities(w: &mut impl Write, event: &Value) -> Result<()> {
 /// Prints the closing summary on stderr.
 pub fn print_summary(s: &NormalizeSummary, quarantine: &Path) {
     let table = shrike_ocsf::Schema::shared().table();
+    let undecodable: u64 = s
+        .quarantined
+        .iter()
+        .filter(|(k, _)| !k.starts_with("normalize/"))
+        .map(|(_, n)| n)
+        .sum();
     eprintln!(
-        "normalize: {} records in, {} events out, {} quarantined",
+        "normalize: {} records in ({} decoded, {undecodable} undecodable), {} events out, {} quarantined",
+        s.records + undecodable,
         s.records,
         s.events,
         s.quarantined_total()

@@ -515,3 +515,148 @@ fn ocsf_findings_validate_against_ocsf_1_8_0() {
     assert_eq!(summary["errors_by_rule"]["type_mismatch"], 1);
     assert!(String::from_utf8_lossy(&v.stderr).contains("broken.ndjson:1: severity_id"));
 }
+
+#[test]
+fn normalize_writes_valid_ocsf_entities_and_quarantines_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let q = dir.path().join("q.ndjson");
+    let ents = dir.path().join("entities.ndjson");
+    let out = bin()
+        .args([
+            "normalize",
+            "testdata/telemetry/sysmon-and-bad.ndjson",
+            "--quarantine",
+        ])
+        .arg(&q)
+        .arg("--entities")
+        .arg(&ents)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = lines(&out.stdout);
+    assert_eq!(events.len(), 2);
+    let schema = shrike_ocsf::Schema::shared();
+    for e in &events {
+        assert_eq!(schema.validate(e), vec![], "{e}");
+    }
+    assert_eq!(events[0]["class_uid"], 1007);
+    assert_eq!(
+        events[0]["process"]["cmd_line"]
+            .as_str()
+            .map(|s| s.contains("MiniDump")),
+        Some(true)
+    );
+    assert_eq!(events[1]["class_uid"], 4001);
+    assert_eq!(events[1]["dst_endpoint"]["ip"], "203.0.113.80");
+    // Bad lines: one invalid JSON, one unknown shape, one Windows event no mapping selects.
+    let qtext = std::fs::read_to_string(&q).expect("quarantine written");
+    let reasons: Vec<String> = lines(qtext.as_bytes())
+        .iter()
+        .map(|v| {
+            format!(
+                "{}/{}",
+                v["stage"].as_str().unwrap_or(""),
+                v["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "decode/json_invalid",
+            "normalize/no_mapping",
+            "decode/unknown_source"
+        ]
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("5 records in (3 decoded, 2 undecodable), 2 events out, 3 quarantined"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("EventID=9999"), "{stderr}");
+    let ents = lines(std::fs::read_to_string(&ents).expect("entities").as_bytes());
+    assert_eq!(ents.len(), 2);
+    let keys: Vec<&str> = ents[0]["entities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["key"].as_str())
+        .collect();
+    assert!(
+        keys.contains(&"alice@corp") && keys.contains(&"ws01"),
+        "{keys:?}"
+    );
+    // --strict turns quarantine into exit 1.
+    let strict = bin()
+        .args([
+            "normalize",
+            "--strict",
+            "-o",
+            "/dev/null",
+            "testdata/telemetry/sysmon-and-bad.ndjson",
+            "--quarantine",
+        ])
+        .arg(&q)
+        .output()
+        .expect("run");
+    assert_eq!(strict.status.code(), Some(1));
+}
+
+#[test]
+fn normalize_reads_stdin_with_an_explicit_source() {
+    let mut child = bin()
+        .args([
+            "normalize",
+            "--source",
+            "suricata",
+            "--quarantine",
+            "/dev/null",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(br#"{"timestamp":"2022-03-21T10:00:00.000000+0000","flow_id":7,"event_type":"alert","src_ip":"10.0.19.14","src_port":49790,"dest_ip":"203.0.113.118","dest_port":80,"proto":"TCP","alert":{"action":"allowed","gid":1,"signature_id":2032086,"rev":2,"signature":"ET MALWARE Win32/IcedID Request Cookie","category":"A Network Trojan was detected","severity":1}}"#)
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = lines(&out.stdout);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["class_uid"], 2004);
+    assert_eq!(events[0]["severity_id"], 4);
+    assert_eq!(
+        events[0]["evidences"][0]["dst_endpoint"]["ip"],
+        "203.0.113.118"
+    );
+    assert_eq!(shrike_ocsf::Schema::shared().validate(&events[0]), vec![]);
+}
+
+#[test]
+fn test_mappings_passes_on_the_bundled_content() {
+    let out = bin().args(["test", "mappings"]).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(" 0 failed, 0 folders without samples"),
+        "{stdout}"
+    );
+    let bad = bin()
+        .args(["test", "mappings", "--dir", "testdata/email"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -65,6 +65,38 @@ fn rename_first(obj: &mut Map<String, Value>, from: &[&str], to: &str) {
     }
 }
 
+/// Chooses `TimeCreated` for the flat (NXLog/HELK/Sentinel) shape. NXLog's `EventTime` (and the
+/// `TimeCreated` of some exports) is the collector's local time without a zone, hours off UTC;
+/// a time with an explicit zone (`TimeGenerated`, `@timestamp`, which is the shipper's UTC
+/// time, seconds after the event) wins over it. A zone-less `TimeCreated` that loses is kept as
+/// `TimeCreatedLocal`; the other candidates keep their names.
+fn pick_time(obj: &mut Map<String, Value>) {
+    const CANDIDATES: [&str; 4] = ["TimeCreated", "EventTime", "TimeGenerated", "@timestamp"];
+    let zoned = |obj: &Map<String, Value>, k: &str| {
+        obj.get(k).and_then(Value::as_str).is_some_and(has_zone)
+    };
+    match CANDIDATES.iter().find(|k| zoned(obj, k)) {
+        Some(&"TimeCreated") => {}
+        Some(k) => {
+            rename(obj, "TimeCreated", "TimeCreatedLocal");
+            rename(obj, k, "TimeCreated");
+        }
+        None => rename_first(obj, &CANDIDATES[1..], "TimeCreated"),
+    }
+}
+
+/// Whether a timestamp string names its zone (`Z`, `±hh:mm`, `±hhmm`).
+fn has_zone(s: &str) -> bool {
+    let s = s.trim();
+    if s.ends_with(['Z', 'z']) {
+        return true;
+    }
+    // An offset after the time part: the last `+` or `-` past the date (index 10).
+    s.rfind(['+', '-']).is_some_and(|i| {
+        i > 10 && s[i + 1..].bytes().all(|b| b.is_ascii_digit() || b == b':') && s.len() - i >= 3
+    })
+}
+
 /// A decimal string (or an EVTX `{"#text": n}`) as an integer; anything else is left alone.
 fn to_integer(obj: &mut Map<String, Value>, key: &str) {
     let Some(v) = obj.get_mut(key) else {
@@ -128,11 +160,7 @@ fn flat(obj: &mut Map<String, Value>) {
         }
     }
     rename(obj, "Hostname", "Computer");
-    rename_first(
-        obj,
-        &["EventTime", "TimeGenerated", "@timestamp"],
-        "TimeCreated",
-    );
+    pick_time(obj);
     rename(obj, "RecordNumber", "EventRecordID");
     if obj.contains_key("ExecutionProcessID") {
         rename(obj, "ThreadID", "ExecutionThreadID");
@@ -665,6 +693,27 @@ mod tests {
     }
 
     #[test]
+    fn zones_are_recognised() {
+        assert!(!has_zone("2020-10-18 10:56:18.799"));
+        assert!(!has_zone("2020-10-18"));
+        assert!(has_zone("2020-10-18T10:56:19.000Z"));
+        assert!(has_zone("2018-03-24T11:51:02.123456-0600"));
+        assert!(has_zone("2019-05-12T18:35:05+05:30"));
+        let m = canon(
+            json!({"EventID": 1, "Channel": "Security", "TimeCreated": "2020-10-18 06:56:18.799",
+            "@timestamp": "2020-10-18T10:56:19.000Z"}),
+        );
+        assert_eq!(
+            m.get("TimeCreated"),
+            Some(&json!("2020-10-18T10:56:19.000Z"))
+        );
+        assert_eq!(
+            m.get("TimeCreatedLocal"),
+            Some(&json!("2020-10-18 06:56:18.799"))
+        );
+    }
+
+    #[test]
     fn nxlog_flat_shape() {
         let m = canon(json!({
             "EventID": 4688, "Channel": "Security", "Hostname": "ws01.corp.example",
@@ -679,18 +728,19 @@ mod tests {
             Some(&json!("Microsoft-Windows-Security-Auditing"))
         );
         assert_eq!(m.get("ProviderName"), Some(&json!("Registry")));
-        assert_eq!(m.get("TimeCreated"), Some(&json!("2020-10-18 10:56:18")));
+        // The zone-less local EventTime loses to the shipper's UTC @timestamp.
         assert_eq!(
-            m.get("@timestamp"),
+            m.get("TimeCreated"),
             Some(&json!("2020-10-18T10:56:19.000Z"))
         );
+        assert_eq!(m.get("EventTime"), Some(&json!("2020-10-18 10:56:18")));
         assert_eq!(m.get("EventRecordID"), Some(&json!(42)));
         assert_eq!(m.get("ExecutionThreadID"), Some(&json!(60)));
         assert_eq!(m.get("ProcessId"), Some(&json!("3428")));
         for gone in [
             "Hostname",
             "SourceName",
-            "EventTime",
+            "@timestamp",
             "RecordNumber",
             "ThreadID",
         ] {

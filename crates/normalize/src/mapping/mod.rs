@@ -385,10 +385,7 @@ impl Engine {
                 }
                 meta.insert(
                     "uid".into(),
-                    Value::String(format!(
-                        "{:016x}",
-                        fnv1a(rec.source.as_str().as_bytes(), &rec.raw)
-                    )),
+                    Value::String(content_uid(rec.source.as_str().as_bytes(), &rec.raw)),
                 );
             }
         }
@@ -485,14 +482,22 @@ fn describe(rec: &RawRecord) -> String {
     parts.join(" ")
 }
 
-/// FNV-1a 64: a stable content id for `metadata.uid` (dedup, not security).
-fn fnv1a(prefix: &[u8], data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in prefix.iter().chain([0u8].iter()).chain(data) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// A stable content id for `metadata.uid` (de-duplication): the first 128 bits of SHA-256 over
+/// the source name, a 0 byte and the raw record, in hex. SHA-256 runs on the CPU's SHA
+/// instructions where present, faster than a byte-wise FNV over multi-KB Windows records.
+fn content_uid(prefix: &[u8], data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(prefix);
+    h.update([0u8]);
+    h.update(data);
+    let d = h.finalize();
+    let mut out = String::with_capacity(32);
+    for b in &d[..16] {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
     }
-    h
+    out
 }
 
 fn collect_yaml(

@@ -77,7 +77,7 @@ fn event_shape_metadata_and_unmapped() -> Result<(), Box<dyn std::error::Error>>
     assert_eq!(ev["src_endpoint"]["ip"], json!("192.0.2.10"));
     assert_eq!(ev["metadata"]["version"], json!("1.8.0"));
     assert_eq!(ev["metadata"]["product"]["vendor_name"], json!("Microsoft"));
-    assert_eq!(ev["metadata"]["uid"].as_str().map(str::len), Some(16));
+    assert_eq!(ev["metadata"]["uid"].as_str().map(str::len), Some(32));
     // Used fields and `when` fields are gone; the unconvertible LogonType and unknown fields stay.
     assert_eq!(
         ev["unmapped"],
