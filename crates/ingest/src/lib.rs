@@ -40,7 +40,7 @@ pub use error::IngestError;
 pub use message::parse_message;
 pub use options::{InputFormat, Limits, ReadOptions};
 pub use quarantine::{quarantine, QuarantineWriter};
-pub use read::{read_path, read_reader, Item, ReadStats};
+pub use read::{read_path, read_reader, Exact, Item, ReadStats};
 
 #[doc(no_inline)]
 pub use shrike_types::{EmailRecord, Quarantined, RecordOrigin};

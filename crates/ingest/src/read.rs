@@ -302,10 +302,21 @@ fn detect(prefix: &[u8], name: &str, format: InputFormat) -> Kind {
 }
 
 /// Fails with `UnexpectedEof` when the stream ends before its declared size (a truncated
-/// archive member would otherwise look like a short file).
-struct Exact<'a> {
+/// archive member would otherwise look like a short file). Also used by shrike-normalize's
+/// containers.
+pub struct Exact<'a> {
     inner: &'a mut dyn Read,
     remaining: u64,
+}
+
+impl<'a> Exact<'a> {
+    /// Reads exactly `size` bytes from `inner` (an archive member of that declared size).
+    pub fn new(inner: &'a mut dyn Read, size: u64) -> Exact<'a> {
+        Exact {
+            inner,
+            remaining: size,
+        }
+    }
 }
 
 impl Read for Exact<'_> {

@@ -6,6 +6,7 @@
 //! file's [`super::Budget`]; a zip or EVTX that arrives as a non-seekable stream (stdin, a tar
 //! member, a gzip stream) is buffered, up to [`MAX_BUFFERED`].
 
+use shrike_ingest::Exact;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -71,33 +72,6 @@ impl Read for Budgeted<'_> {
         } else {
             Err(io::Error::other("decompressed size over the limit"))
         }
-    }
-}
-
-/// Fails with `UnexpectedEof` when the stream ends before its declared size (a truncated tar
-/// member would otherwise look like a short file).
-struct Exact<'a> {
-    inner: &'a mut dyn Read,
-    remaining: u64,
-}
-
-impl Read for Exact<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.remaining == 0 || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = buf
-            .len()
-            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        let n = self.inner.read(buf.get_mut(..want).unwrap_or_default())?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("archive member ends {} bytes early", self.remaining),
-            ));
-        }
-        self.remaining -= n as u64;
-        Ok(n)
     }
 }
 
@@ -519,10 +493,7 @@ impl Decoder<'_> {
             let mloc = member_loc(loc, &member_path);
             last_member.clone_from(&mloc.member);
             let size = entry.size();
-            let mut exact = Exact {
-                inner: &mut entry,
-                remaining: size,
-            };
+            let mut exact = Exact::new(&mut entry, size);
             if self.decode_stream(&mut exact, &mloc) == Flow::Stop {
                 return Flow::Stop;
             }
