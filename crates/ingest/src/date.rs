@@ -10,14 +10,7 @@
 
 /// Seconds since the Unix epoch for a proleptic-Gregorian civil date and time in UTC.
 pub(crate) fn unix_seconds(year: i64, month: u32, day: u32, hour: u32, min: u32, sec: u32) -> i64 {
-    // days_from_civil, Howard Hinnant's algorithm.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = shrike_types::days_from_civil(year, i64::from(month), i64::from(day));
     days * 86_400 + i64::from(hour) * 3600 + i64::from(min) * 60 + i64::from(sec)
 }
 

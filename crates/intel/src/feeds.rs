@@ -458,17 +458,6 @@ fn csv_line(spec: &FeedSpec, cols: &CsvCols, line: &str) -> LineResult {
     Ok(Entry::Hit(h))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC) to epoch ms.
 pub fn parse_time_ms(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -486,7 +475,7 @@ pub fn parse_time_ms(s: &str) -> Option<i64> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
         return None;
     }
-    let mut ms = days_from_civil(y, mo, d) * 86_400_000;
+    let mut ms = shrike_types::days_from_civil(y, mo, d) * 86_400_000;
     if s.len() > 10 {
         if !matches!(s.get(10..11), Some("T" | " ")) || s.get(13..14) != Some(":") {
             return None;

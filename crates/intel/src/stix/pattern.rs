@@ -62,7 +62,7 @@ impl Timestamp {
                 nanos = nanos * 10 + digits.get(i).map_or(0, |d| u32::from(d - b'0'));
             }
         }
-        let days = days_from_civil(year, month, day);
+        let days = shrike_types::days_from_civil(year, month, day);
         Some(Timestamp {
             secs: days * 86_400 + hour * 3600 + min * 60 + sec,
             nanos,
@@ -78,18 +78,6 @@ impl Timestamp {
     pub fn epoch_nanos(self) -> i128 {
         i128::from(self.secs) * 1_000_000_000 + i128::from(self.nanos)
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm); out-of-range
-/// days (Feb 30) roll over like the grammar allows.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A literal in a pattern.
