@@ -599,32 +599,30 @@ impl Parser<'_> {
         Ok(e)
     }
 
-    fn followed_by(&mut self) -> Result<ObsExpr, StixError> {
-        let mut l = self.obs_or()?;
-        while self.is_kw("FOLLOWEDBY") {
+    /// One left-associative level of the grammar: `next (KW next)*`.
+    fn left_assoc<T>(
+        &mut self,
+        kw: &str,
+        next: fn(&mut Self) -> Result<T, StixError>,
+        make: fn(Box<T>, Box<T>) -> T,
+    ) -> Result<T, StixError> {
+        let mut l = next(self)?;
+        while self.is_kw(kw) {
             self.bump();
-            let r = self.obs_or()?;
-            l = ObsExpr::FollowedBy(Box::new(l), Box::new(r));
+            let r = next(self)?;
+            l = make(Box::new(l), Box::new(r));
         }
         Ok(l)
+    }
+
+    fn followed_by(&mut self) -> Result<ObsExpr, StixError> {
+        self.left_assoc("FOLLOWEDBY", Self::obs_or, ObsExpr::FollowedBy)
     }
     fn obs_or(&mut self) -> Result<ObsExpr, StixError> {
-        let mut l = self.obs_and()?;
-        while self.is_kw("OR") {
-            self.bump();
-            let r = self.obs_and()?;
-            l = ObsExpr::Or(Box::new(l), Box::new(r));
-        }
-        Ok(l)
+        self.left_assoc("OR", Self::obs_and, ObsExpr::Or)
     }
     fn obs_and(&mut self) -> Result<ObsExpr, StixError> {
-        let mut l = self.obs_qualified()?;
-        while self.is_kw("AND") {
-            self.bump();
-            let r = self.obs_qualified()?;
-            l = ObsExpr::And(Box::new(l), Box::new(r));
-        }
-        Ok(l)
+        self.left_assoc("AND", Self::obs_qualified, ObsExpr::And)
     }
     fn obs_qualified(&mut self) -> Result<ObsExpr, StixError> {
         self.enter()?;
@@ -716,22 +714,10 @@ impl Parser<'_> {
     }
 
     fn comparison(&mut self) -> Result<CompareExpr, StixError> {
-        let mut l = self.comparison_and()?;
-        while self.is_kw("OR") {
-            self.bump();
-            let r = self.comparison_and()?;
-            l = CompareExpr::Or(Box::new(l), Box::new(r));
-        }
-        Ok(l)
+        self.left_assoc("OR", Self::comparison_and, CompareExpr::Or)
     }
     fn comparison_and(&mut self) -> Result<CompareExpr, StixError> {
-        let mut l = self.prop_test()?;
-        while self.is_kw("AND") {
-            self.bump();
-            let r = self.prop_test()?;
-            l = CompareExpr::And(Box::new(l), Box::new(r));
-        }
-        Ok(l)
+        self.left_assoc("AND", Self::prop_test, CompareExpr::And)
     }
     fn prop_test(&mut self) -> Result<CompareExpr, StixError> {
         if *self.peek() == Tok::LParen {
