@@ -185,6 +185,34 @@ pub enum CaseError {
     Invalid(String),
 }
 
+/// `as_str` / `parse` / `Display` for an enum stored as text: one table of variant ↔ spelling.
+macro_rules! stored_names {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The stored spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+
+            /// Parses the stored spelling (exactly).
+            fn from_stored(s: &str) -> Option<Self> {
+                match s {
+                    $($name => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// Ticket id (the `tickets.id` row id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -209,32 +237,12 @@ pub enum Priority {
     P4,
 }
 
-impl Priority {
-    /// `"P1"` … `"P4"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::P1 => "P1",
-            Self::P2 => "P2",
-            Self::P3 => "P3",
-            Self::P4 => "P4",
-        }
-    }
+stored_names!(Priority { P1 => "P1", P2 => "P2", P3 => "P3", P4 => "P4" });
 
+impl Priority {
     /// Parses `"P1"` … `"P4"` (case-insensitive).
     pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_uppercase().as_str() {
-            "P1" => Some(Self::P1),
-            "P2" => Some(Self::P2),
-            "P3" => Some(Self::P3),
-            "P4" => Some(Self::P4),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        Self::from_stored(&s.to_ascii_uppercase())
     }
 }
 
@@ -254,39 +262,23 @@ pub enum Status {
     AutoClosed,
 }
 
-impl Status {
-    /// The stored spelling: `new`, `in_progress`, `resolved`, `closed`, `auto_closed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::InProgress => "in_progress",
-            Self::Resolved => "resolved",
-            Self::Closed => "closed",
-            Self::AutoClosed => "auto_closed",
-        }
-    }
+stored_names!(Status {
+    New => "new",
+    InProgress => "in_progress",
+    Resolved => "resolved",
+    Closed => "closed",
+    AutoClosed => "auto_closed",
+});
 
-    /// Parses the stored spelling.
+impl Status {
+    /// Parses the stored spelling: `new`, `in_progress`, `resolved`, `closed`, `auto_closed`.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "new" => Some(Self::New),
-            "in_progress" => Some(Self::InProgress),
-            "resolved" => Some(Self::Resolved),
-            "closed" => Some(Self::Closed),
-            "auto_closed" => Some(Self::AutoClosed),
-            _ => None,
-        }
+        Self::from_stored(s)
     }
 
     /// Open tickets (`new`, `in_progress`) take new alerts and count in the queues.
     pub fn is_open(self) -> bool {
         matches!(self, Self::New | Self::InProgress)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -302,30 +294,16 @@ pub enum Disposition {
     FalsePositive,
 }
 
+stored_names!(Disposition {
+    TruePositive => "true_positive",
+    BenignPositive => "benign_positive",
+    FalsePositive => "false_positive",
+});
+
 impl Disposition {
-    /// The stored spelling: `true_positive`, `benign_positive`, `false_positive`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TruePositive => "true_positive",
-            Self::BenignPositive => "benign_positive",
-            Self::FalsePositive => "false_positive",
-        }
-    }
-
-    /// Parses the stored spelling.
+    /// Parses the stored spelling: `true_positive`, `benign_positive`, `false_positive`.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "true_positive" => Some(Self::TruePositive),
-            "benign_positive" => Some(Self::BenignPositive),
-            "false_positive" => Some(Self::FalsePositive),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Disposition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        Self::from_stored(s)
     }
 }
 
