@@ -277,17 +277,9 @@ impl Decoder<'_> {
 
     /// Decodes a seekable input: zip and EVTX are read in place, everything else as a stream.
     pub(crate) fn decode_seekable(&mut self, f: &mut dyn ReadSeek, loc: &Loc) -> Flow {
-        let mut prefix = Vec::with_capacity(SNIFF_BYTES);
-        if let Err(e) = fill_prefix(f, &mut prefix, SNIFF_BYTES) {
-            self.read_error(&e, loc, None, Some(0), &prefix);
+        let Some((kind, prefix)) = self.sniff_input(f, loc) else {
             return Flow::Stop;
-        }
-        let kind = sniff(
-            &prefix,
-            prefix.len() < SNIFF_BYTES,
-            &loc.name,
-            self.opts.format,
-        );
+        };
         match kind {
             Kind::Zip | Kind::Evtx => {
                 if let Err(e) = f.seek(SeekFrom::Start(0)) {
@@ -307,10 +299,19 @@ impl Decoder<'_> {
 
     /// Decodes a stream of unknown kind.
     pub(crate) fn decode_stream(&mut self, r: &mut dyn Read, loc: &Loc) -> Flow {
+        let Some((kind, prefix)) = self.sniff_input(r, loc) else {
+            return Flow::Stop;
+        };
+        self.dispatch(kind, prefix, r, loc)
+    }
+
+    /// Reads the first bytes of an input and decides what it is; `None` (after reporting the
+    /// read error) when even that fails.
+    fn sniff_input(&mut self, r: &mut dyn Read, loc: &Loc) -> Option<(Kind, Vec<u8>)> {
         let mut prefix = Vec::with_capacity(SNIFF_BYTES);
         if let Err(e) = fill_prefix(r, &mut prefix, SNIFF_BYTES) {
             self.read_error(&e, loc, None, Some(0), &prefix);
-            return Flow::Stop;
+            return None;
         }
         let kind = sniff(
             &prefix,
@@ -318,7 +319,7 @@ impl Decoder<'_> {
             &loc.name,
             self.opts.format,
         );
-        self.dispatch(kind, prefix, r, loc)
+        Some((kind, prefix))
     }
 
     /// Routes a stream whose first bytes (`prefix`) were already read from `rest`.
