@@ -10,7 +10,13 @@
 //! [[tokens]]
 //! name = "soar-playbooks"
 //! token = "change-me"
+//! role = "ingest"            # ingest (default) | analyst | admin
+//!
+//! [soar]                     # alert triage: playbooks, enrichment, routing, cases
+//! db = "shrike-cases.db"     # case store (SQLite); the [soar] section turns the alert API on
 //! ```
+//!
+//! The whole `[soar]` section is described on [`SoarConfig`].
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -24,6 +30,80 @@ pub struct TokenConfig {
     pub name: String,
     /// The token.
     pub token: String,
+    /// What it may do.
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// What a token may do. `admin` may do everything; the others only their own part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Send telemetry and alerts, score email (playbooks, SIEM forwarders).
+    #[default]
+    Ingest,
+    /// Work the queues: read tickets, claim, comment, disposition, override, approve actions.
+    Analyst,
+    /// Everything, including the feedback export.
+    Admin,
+}
+
+impl Role {
+    /// Whether a token with this role may call an endpoint that needs `required`.
+    pub fn allows(self, required: Role) -> bool {
+        self == Role::Admin || self == required
+    }
+
+    /// The configured spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// The `[soar]` section: turns on the alert API (`POST /v1/alerts`) and the analyst API.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SoarConfig {
+    /// Case store (SQLite file; created and migrated on start).
+    pub db: PathBuf,
+    /// Baseline store (SQLite file); absent: the `baseline` provider is skipped.
+    pub baseline_db: Option<PathBuf>,
+    /// Playbook directory (YAML); absent: the bundled `content/playbooks`.
+    pub playbooks: Option<PathBuf>,
+    /// Routing table (YAML); absent: the bundled `content/routing.yaml`.
+    pub routing: Option<PathBuf>,
+    /// Asset and identity inventory files (CSV, JSON or NDJSON).
+    #[serde(default)]
+    pub assets: Vec<PathBuf>,
+    /// Threat-intel directory laid out like `../shared/data/threat-intel` (feeds, warning
+    /// lists); absent or unreadable: the `intel` provider fails with the reason.
+    pub intel_dir: Option<PathBuf>,
+    /// De-duplication window (`30m`, `1h`, `2d`); default `1h`.
+    pub dedup_window: Option<String>,
+    /// VirusTotal; absent: the `virustotal` provider is skipped.
+    pub virustotal: Option<VirusTotalConfig>,
+    /// Outbound deliveries (signed webhook, XSOAR, Splunk SOAR, TheHive).
+    #[serde(default)]
+    pub outbound: Vec<crate::outbound::OutboundConfig>,
+}
+
+/// VirusTotal settings of `[soar.virustotal]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VirusTotalConfig {
+    /// Base URL; default the real `https://www.virustotal.com`.
+    pub base_url: Option<String>,
+    /// Environment variable holding the API key; default `VT_API_KEY`.
+    pub api_key_env: Option<String>,
+    /// Requests per minute (the public API allows 4).
+    pub per_minute: Option<u32>,
+    /// Never call out; answer from the cache only.
+    #[serde(default)]
+    pub offline: bool,
 }
 
 /// The configuration file.
@@ -43,6 +123,8 @@ pub struct FileConfig {
     /// Bearer tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// Alert triage (playbooks, enrichment, routing, cases); absent: email scoring only.
+    pub soar: Option<SoarConfig>,
 }
 
 impl FileConfig {
@@ -54,16 +136,26 @@ impl FileConfig {
     }
 }
 
-/// Tokens from the environment variable's value: comma-separated, blanks ignored.
+/// Tokens from the environment variable's value: comma-separated, blanks ignored; a token may
+/// start with `ingest=`, `analyst=` or `admin=` to give its role (default `ingest`).
 pub fn tokens_from_env(value: &str) -> Vec<TokenConfig> {
     value
         .split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .enumerate()
-        .map(|(i, t)| TokenConfig {
-            name: format!("env-token-{}", i + 1),
-            token: t.to_string(),
+        .map(|(i, t)| {
+            let (role, token) = match t.split_once('=') {
+                Some(("ingest", tok)) => (Role::Ingest, tok),
+                Some(("analyst", tok)) => (Role::Analyst, tok),
+                Some(("admin", tok)) => (Role::Admin, tok),
+                _ => (Role::Ingest, t),
+            };
+            TokenConfig {
+                name: format!("env-token-{}", i + 1),
+                token: token.to_string(),
+                role,
+            }
         })
         .collect()
 }
@@ -88,6 +180,19 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].token, "ijklmnop");
         assert_eq!(t[1].name, "env-token-2");
+        assert_eq!(t[1].role, Role::Ingest);
+        let t = tokens_from_env("analyst=abcdefgh,admin=ijklmnop,a=b=cdefghij");
+        assert_eq!(
+            t.iter().map(|t| (t.role, t.token.as_str())).collect::<Vec<_>>(),
+            [
+                (Role::Analyst, "abcdefgh"),
+                (Role::Admin, "ijklmnop"),
+                (Role::Ingest, "a=b=cdefghij")
+            ]
+        );
+        assert!(Role::Admin.allows(Role::Analyst));
+        assert!(!Role::Ingest.allows(Role::Analyst));
+        assert!(!Role::Analyst.allows(Role::Admin));
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn run_demo(args: DemoArgs) -> Result<ExitCode> {
         tokens: vec![crate::config::TokenConfig {
             name: "demo".into(),
             token: token.clone(),
+            role: crate::config::Role::Ingest,
         }],
         ..StateOptions::default()
     };

@@ -12,11 +12,13 @@ pub mod demo;
 pub mod inputs;
 pub mod metrics;
 pub mod normalize;
+pub mod outbound;
 pub mod output;
 pub mod rdap;
 pub mod replay;
 pub mod scoring;
 pub mod server;
+pub mod soar;
 pub mod training;
 pub mod validate;
 

@@ -73,6 +73,7 @@ pub struct AppState {
     default_reasons: usize,
     request_seq: AtomicU64,
     request_prefix: u32,
+    soar: Option<Arc<crate::soar::Soar>>,
 }
 
 /// Settings for building the state.
@@ -87,6 +88,8 @@ pub struct StateOptions {
     pub max_batch: usize,
     /// Reasons per score unless the request says otherwise.
     pub reasons: usize,
+    /// Alert triage (`[soar]`); `None`: the alert and analyst APIs answer 404 `soar_disabled`.
+    pub soar: Option<Arc<crate::soar::Soar>>,
 }
 
 impl Default for StateOptions {
@@ -97,11 +100,17 @@ impl Default for StateOptions {
             max_body_bytes: 10 * 1024 * 1024,
             max_batch: 1000,
             reasons: 5,
+            soar: None,
         }
     }
 }
 
 impl AppState {
+    /// The SOAR state, when `[soar]` is configured.
+    pub fn soar(&self) -> Option<&Arc<crate::soar::Soar>> {
+        self.soar.as_ref()
+    }
+
     /// The state for a scorer.
     pub fn new(scorer: Scorer, opts: StateOptions) -> AppState {
         let model = crate::scoring::model_ref(&scorer);
@@ -119,6 +128,7 @@ impl AppState {
             default_reasons: opts.reasons,
             request_seq: AtomicU64::new(0),
             request_prefix: random_u32(),
+            soar: opts.soar,
         }
     }
 }
@@ -656,6 +666,7 @@ pub fn run_serve(args: ServeArgs) -> Result<ExitCode> {
             .or(file.max_batch)
             .unwrap_or(defaults.max_batch),
         reasons: file.reasons.unwrap_or(defaults.reasons),
+        soar: None,
     };
     if args.no_auth {
         tracing::warn!("serving WITHOUT authentication (--no-auth)");

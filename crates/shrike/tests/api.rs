@@ -22,6 +22,7 @@ impl Api {
             tokens: vec![TokenConfig {
                 name: "tests".into(),
                 token: TOKEN.into(),
+                role: shrike::config::Role::Ingest,
             }],
             max_body_bytes,
             max_batch: 10,

@@ -12,3 +12,5 @@ pub mod assets;
 pub mod baseline;
 pub mod cases;
 pub mod db;
+pub mod enrich;
+pub mod playbook;
