@@ -86,6 +86,8 @@ pub struct SoarConfig {
     pub dedup_window: Option<String>,
     /// VirusTotal; absent: the `virustotal` provider is skipped.
     pub virustotal: Option<VirusTotalConfig>,
+    /// Rejected alert records are appended here (NDJSON) as well as named in the response.
+    pub quarantine: Option<PathBuf>,
     /// Outbound deliveries (signed webhook, XSOAR, Splunk SOAR, TheHive).
     #[serde(default)]
     pub outbound: Vec<crate::outbound::OutboundConfig>,
@@ -183,7 +185,9 @@ mod tests {
         assert_eq!(t[1].role, Role::Ingest);
         let t = tokens_from_env("analyst=abcdefgh,admin=ijklmnop,a=b=cdefghij");
         assert_eq!(
-            t.iter().map(|t| (t.role, t.token.as_str())).collect::<Vec<_>>(),
+            t.iter()
+                .map(|t| (t.role, t.token.as_str()))
+                .collect::<Vec<_>>(),
             [
                 (Role::Analyst, "abcdefgh"),
                 (Role::Admin, "ijklmnop"),

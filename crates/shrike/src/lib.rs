@@ -7,6 +7,7 @@
 //! Exit codes: 0 ok; 1 finished but some records were quarantined or a check failed;
 //! 2 usage, configuration or I/O error. A closed stdout (`| head`) ends quietly with 0.
 
+pub mod analyst;
 pub mod config;
 pub mod demo;
 pub mod inputs;

@@ -278,6 +278,25 @@ pub fn print_summary(s: &NormalizeSummary, quarantine: &Path) {
 pub enum TestCommand {
     /// Run every mapping's sample pairs (NAME.input.* → NAME.expected.json) under content/mappings.
     Mappings(TestMappingsArgs),
+    /// Run every playbook's test cases (content/playbooks) through the real engine and routing table.
+    Playbooks(TestPlaybooksArgs),
+}
+
+/// `shrike test playbooks` arguments.
+#[derive(clap::Args, Debug)]
+pub struct TestPlaybooksArgs {
+    /// The playbooks directory.
+    #[arg(long, default_value = "content/playbooks")]
+    pub dir: PathBuf,
+    /// The routing table.
+    #[arg(long, default_value = "content/routing.yaml")]
+    pub routing: PathBuf,
+    /// Only playbooks whose id contains this.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Print each case's decision trace.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// `shrike test mappings` arguments.
@@ -298,7 +317,61 @@ pub struct TestMappingsArgs {
 pub fn run_test(cmd: TestCommand) -> Result<ExitCode> {
     match cmd {
         TestCommand::Mappings(a) => run_test_mappings(&a),
+        TestCommand::Playbooks(a) => run_test_playbooks(&a),
     }
+}
+
+fn run_test_playbooks(a: &TestPlaybooksArgs) -> Result<ExitCode> {
+    use shrike_triage::playbook::{testing::run_all, Engine as Playbooks};
+    if !a.dir.is_dir() {
+        bail!(
+            "{} is not a directory: run from the repository root or pass --dir",
+            a.dir.display()
+        );
+    }
+    let engine = Playbooks::load(Some(&a.dir), Some(&a.routing))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let reports = rt.block_on(run_all(&engine, a.filter.as_deref()));
+    let mut fail = 0u32;
+    for r in &reports {
+        if r.passed() {
+            println!("ok    {} / {}", r.playbook, r.name);
+        } else {
+            fail += 1;
+            println!("FAIL  {} / {}", r.playbook, r.name);
+            for f in &r.failures {
+                println!("        {f}");
+            }
+        }
+        if a.verbose || !r.passed() {
+            for t in r.decision.iter().flat_map(|d| d.trace.iter()) {
+                println!("        | {t}");
+            }
+        }
+    }
+    let without: Vec<&str> = engine
+        .playbooks()
+        .iter()
+        .filter(|p| p.tests.is_empty())
+        .map(|p| p.id.as_str())
+        .collect();
+    for id in &without {
+        println!("FAIL  {id}: playbook without test cases");
+    }
+    println!(
+        "{} playbooks, {} cases passed, {fail} failed, {} playbooks without cases",
+        engine.playbooks().len(),
+        reports.len() as u32 - fail,
+        without.len()
+    );
+    Ok(if fail == 0 && without.is_empty() && !reports.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn run_test_mappings(a: &TestMappingsArgs) -> Result<ExitCode> {

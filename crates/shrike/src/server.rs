@@ -4,13 +4,18 @@
 //! `POST /v1/email/score/batch` (JSON array, `{"emails": [...]}` or NDJSON; each item an
 //! email-log object or `{"raw": "<RFC 5322 text>"}` / `{"raw_base64": "..."}`),
 //! `GET /openapi.json`, `/healthz`, `/readyz` (open) and `/metrics` (Prometheus; token needed).
+//! With `[soar]`: `POST /v1/alerts` ([`crate::soar`]) and the analyst API ([`crate::analyst`]).
+//!
+//! Roles ([`Role`]): the scoring endpoints and `/metrics` take any valid token;
+//! `POST /v1/alerts` needs `ingest`; the analyst API `analyst`; `GET /v1/feedback` `admin`
+//! (admin passes everything). No token: 401; the wrong role: 403 `forbidden`.
 //!
 //! Invariants: every error is JSON `{"error": {"code", "message", "request_id"}}` with a stable
 //! code; client faults are 4xx; a bad email in a batch is reported by index and never fails the
 //! others; bodies are read up to `max_body_bytes` and no further; scoring panics (there should be
 //! none) become a 500 with the request id, never a dropped connection.
 
-use crate::config::{check_tokens, tokens_from_env, FileConfig, TokenConfig};
+use crate::config::{check_tokens, tokens_from_env, FileConfig, Role, TokenConfig};
 use crate::metrics::{Endpoint, Metrics};
 use crate::output::{ModelRef, OutputFormat, Scored};
 use anyhow::{bail, Context, Result};
@@ -106,6 +111,11 @@ impl Default for StateOptions {
 }
 
 impl AppState {
+    /// Largest request body, bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
     /// The SOAR state, when `[soar]` is configured.
     pub fn soar(&self) -> Option<&Arc<crate::soar::Soar>> {
         self.soar.as_ref()
@@ -142,7 +152,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    /// An error answered with `status` and the stable `code`.
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -164,13 +179,27 @@ impl IntoResponse for ApiError {
 #[derive(Clone, Copy)]
 struct ErrorCode(&'static str);
 
-/// The router.
+/// The router. Each group of routes carries the role it needs (see [`authorize`]).
 pub fn router(state: Arc<AppState>) -> Router {
-    let protected = Router::new()
+    let guard = |needs: Option<Role>| {
+        middleware::from_fn_with_state(
+            Guard {
+                state: state.clone(),
+                needs,
+            },
+            authorize,
+        )
+    };
+    let scoring = Router::new()
         .route("/v1/email/score", post(score_one))
         .route("/v1/email/score/batch", post(score_batch))
         .route("/metrics", get(metrics_text))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(guard(None));
+    let ingest = Router::new()
+        .route("/v1/alerts", post(crate::soar::ingest_alerts))
+        .route_layer(guard(Some(Role::Ingest)));
+    let analyst = crate::analyst::routes().route_layer(guard(Some(Role::Analyst)));
+    let admin = crate::analyst::admin_routes().route_layer(guard(Some(Role::Admin)));
     Router::new()
         .route(
             "/healthz",
@@ -178,7 +207,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
-        .merge(protected)
+        .merge(scoring)
+        .merge(ingest)
+        .merge(analyst)
+        .merge(admin)
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -229,8 +261,34 @@ async fn add_request_id_to_error(resp: Response, rid: &str) -> Response {
     Response::from_parts(parts, Body::from(out))
 }
 
-async fn require_token(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+/// Who is calling: the configured name of the bearer token (the actor in the audit log) and its
+/// role. Put in the request extensions by [`authorize`] for every protected route.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's configured name; `anonymous` under `--no-auth`.
+    pub name: String,
+    /// The token's role; `admin` under `--no-auth`.
+    pub role: Role,
+}
+
+/// State of the [`authorize`] middleware of one route group.
+#[derive(Clone)]
+struct Guard {
+    state: Arc<AppState>,
+    /// Role the group needs; `None`: any valid token.
+    needs: Option<Role>,
+}
+
+/// Finds the bearer token's [`TokenConfig`] (401 without a valid one), checks its role against
+/// the group's (403 `forbidden` naming the role needed; admin passes everything), and stores the
+/// [`Caller`] in the request extensions. With `--no-auth` every call passes as `anonymous`.
+async fn authorize(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
+    let st = &g.state;
     if !st.auth_required {
+        req.extensions_mut().insert(Caller {
+            name: "anonymous".into(),
+            role: Role::Admin,
+        });
         return next.run(req).await;
     }
     let presented = req
@@ -250,20 +308,41 @@ async fn require_token(State(st): State<Arc<AppState>>, req: Request, next: Next
         )
         .into_response();
     };
-    if st
-        .tokens
-        .iter()
-        .any(|t| constant_time_eq(t.token.as_bytes(), tok.as_bytes()))
-    {
-        next.run(req).await
-    } else {
-        ApiError::new(
+    // Compare against every token (no early exit) so timing does not tell which one matched.
+    let mut found: Option<&TokenConfig> = None;
+    for t in &st.tokens {
+        if constant_time_eq(t.token.as_bytes(), tok.as_bytes()) && found.is_none() {
+            found = Some(t);
+        }
+    }
+    let Some(t) = found else {
+        return ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "invalid bearer token",
         )
-        .into_response()
+        .into_response();
+    };
+    if let Some(needs) = g.needs {
+        if !t.role.allows(needs) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this endpoint needs a token with role {} (or admin); token {:?} has role {}",
+                    needs.as_str(),
+                    t.name,
+                    t.role.as_str()
+                ),
+            )
+            .into_response();
+        }
     }
+    req.extensions_mut().insert(Caller {
+        name: t.name.clone(),
+        role: t.role,
+    });
+    next.run(req).await
 }
 
 /// Compares secrets without an early exit on the first differing byte.
@@ -286,10 +365,13 @@ async fn openapi() -> impl IntoResponse {
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 async fn metrics_text(State(st): State<Arc<AppState>>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(&st.model),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], {
+        let mut text = st.metrics.render(&st.model);
+        if let Some(soar) = st.soar() {
+            text.push_str(&soar.stats.render());
+        }
+        text
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -298,7 +380,7 @@ struct ScoreQuery {
     reasons: Option<usize>,
 }
 
-async fn read_body(st: &AppState, body: Body) -> Result<axum::body::Bytes, ApiError> {
+pub(crate) async fn read_body(st: &AppState, body: Body) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, st.max_body_bytes)
         .await
         .map_err(|_| {
@@ -668,6 +750,16 @@ pub fn run_serve(args: ServeArgs) -> Result<ExitCode> {
         reasons: file.reasons.unwrap_or(defaults.reasons),
         soar: None,
     };
+    let mut opts = opts;
+    if let Some(cfg) = &file.soar {
+        let soar = crate::soar::Soar::from_config(cfg).context("starting alert triage ([soar])")?;
+        tracing::info!(
+            "alert triage on: {} playbooks, case store {}",
+            soar.playbooks.playbooks().len(),
+            cfg.db.display()
+        );
+        opts.soar = Some(Arc::new(soar));
+    }
     if args.no_auth {
         tracing::warn!("serving WITHOUT authentication (--no-auth)");
     }
@@ -761,6 +853,18 @@ mod tests {
             "/readyz",
             "/metrics",
             "/openapi.json",
+            "/v1/alerts",
+            "/v1/queues",
+            "/v1/tickets",
+            "/v1/tickets/{id}",
+            "/v1/tickets/{id}/claim",
+            "/v1/tickets/{id}/comments",
+            "/v1/tickets/{id}/status",
+            "/v1/tickets/{id}/disposition",
+            "/v1/tickets/{id}/override",
+            "/v1/actions",
+            "/v1/actions/{id}/decision",
+            "/v1/feedback",
         ] {
             assert!(v["paths"].get(p).is_some(), "missing {p}");
         }

@@ -46,6 +46,25 @@
 //! reopened (a newer open ticket for the same entity and technique may exist by then): an
 //! analyst who disagrees records a disposition on it, which is exactly the feedback wanted.
 //! Comments and enrichments are accepted in every status.
+//!
+//! # Response actions
+//!
+//! Playbooks do not contain anything by themselves: [`CaseStore::request_action`] queues an
+//! action (`isolate_host` on `{"kind": "host", "key": "win-client-31"}`, …) on a ticket in
+//! status `pending_approval`, and only an analyst moves it on:
+//!
+//! ```text
+//! pending_approval --decide_action(approve)--> approved --record_action_result--> delivered
+//!        |                                         |                                 ^
+//!        +--decide_action(reject, reason)--> rejected   failed <--------------------+ (retry)
+//! ```
+//!
+//! A request is idempotent while pending: the same `(ticket, name, target)` (targets compared
+//! as JSON values) returns the pending action's id. Rejecting needs a reason; `rejected` and
+//! `delivered` are final. Every step is audited on the ticket (`action_requested`,
+//! `action_approved`, `action_rejected`, `action_delivered`, `action_failed`) but does not bump
+//! the ticket's `version` (no analyst-visible ticket field changes). [`CaseStore::note`] adds a
+//! free audit row (outbound delivery reports).
 
 use std::fmt;
 use std::path::Path;
@@ -57,9 +76,10 @@ use serde_json::{json, Value};
 use crate::db::{self, DbError, Migration};
 
 /// Schema of the case store, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
 CREATE TABLE tickets (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL,
@@ -131,7 +151,31 @@ CREATE TABLE dispositions (
 );
 CREATE INDEX dispositions_at ON dispositions (at_ms);
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        sql: "
+CREATE TABLE actions (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('containment','notify')),
+    target TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL
+        CHECK (status IN ('pending_approval','approved','rejected','delivered','failed')),
+    requested_by TEXT NOT NULL,
+    requested_ms INTEGER NOT NULL,
+    decided_by TEXT,
+    decided_ms INTEGER,
+    reason TEXT,
+    result TEXT
+);
+CREATE INDEX actions_status ON actions (status);
+CREATE INDEX actions_ticket ON actions (ticket_id);
+",
+    },
+];
 
 /// Actor recorded for changes made by the pipeline rather than an analyst.
 pub const SYSTEM_ACTOR: &str = "system";
@@ -183,6 +227,20 @@ pub enum CaseError {
     /// An input value is unusable (empty alert uid, NaN score, negative window, …).
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// No action with this id.
+    #[error("action {0} not found")]
+    ActionNotFound(ActionId),
+    /// The action is not allowed in the action's current status (deciding twice, recording a
+    /// result of an action nobody approved, …).
+    #[error("action {action}: cannot {attempted} an action in status {from}")]
+    InvalidActionTransition {
+        /// Action.
+        action: ActionId,
+        /// Its current status.
+        from: ActionStatus,
+        /// What was attempted.
+        attempted: String,
+    },
 }
 
 /// `as_str` / `parse` / `Display` for an enum stored as text: one table of variant ↔ spelling.
@@ -305,6 +363,117 @@ impl Disposition {
     pub fn parse(s: &str) -> Option<Self> {
         Self::from_stored(s)
     }
+}
+
+/// Action id (the `actions.id` row id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActionId(pub i64);
+
+impl fmt::Display for ActionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What kind of response action a playbook asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Changes something in the environment (isolate a host, disable an account, block an IP).
+    Containment,
+    /// Tells someone (page the on-call, message the user's manager).
+    Notify,
+}
+
+stored_names!(ActionKind {
+    Containment => "containment",
+    Notify => "notify",
+});
+
+impl ActionKind {
+    /// Parses the stored spelling: `containment`, `notify`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::from_stored(s)
+    }
+}
+
+/// Where a response action is in its life (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Requested; waits for an analyst.
+    PendingApproval,
+    /// An analyst approved it; not yet carried out.
+    Approved,
+    /// An analyst rejected it (final).
+    Rejected,
+    /// The receiver confirmed it (final).
+    Delivered,
+    /// Delivery failed; may be retried.
+    Failed,
+}
+
+stored_names!(ActionStatus {
+    PendingApproval => "pending_approval",
+    Approved => "approved",
+    Rejected => "rejected",
+    Delivered => "delivered",
+    Failed => "failed",
+});
+
+impl ActionStatus {
+    /// Parses the stored spelling: `pending_approval`, `approved`, `rejected`, `delivered`,
+    /// `failed`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::from_stored(s)
+    }
+}
+
+/// A response action to request ([`CaseStore::request_action`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAction {
+    /// What to do (`isolate_host`, `disable_account`, `page_oncall`, …).
+    pub name: String,
+    /// Containment or notification.
+    pub kind: ActionKind,
+    /// What it acts on, e.g. `{"kind": "host", "key": "win-client-31"}`.
+    pub target: Value,
+    /// Parameters for the receiver.
+    pub params: Value,
+    /// Who asked (a playbook name, or an analyst).
+    pub requested_by: String,
+}
+
+/// A stored response action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// Id.
+    pub id: ActionId,
+    /// The ticket it belongs to.
+    pub ticket_id: TicketId,
+    /// What to do.
+    pub name: String,
+    /// Containment or notification.
+    pub kind: ActionKind,
+    /// What it acts on.
+    pub target: Value,
+    /// Parameters for the receiver.
+    pub params: Value,
+    /// Where it is.
+    pub status: ActionStatus,
+    /// Who asked.
+    pub requested_by: String,
+    /// When asked (epoch ms).
+    pub requested_ms: i64,
+    /// The analyst who approved or rejected it.
+    pub decided_by: Option<String>,
+    /// When decided (epoch ms).
+    pub decided_ms: Option<i64>,
+    /// The analyst's reason (required to reject).
+    pub reason: Option<String>,
+    /// What the delivery reported.
+    pub result: Option<Value>,
 }
 
 /// The route a playbook proposes for an alert: used when it opens a ticket, and to escalate
@@ -472,7 +641,9 @@ pub struct AuditEntry {
     /// Who (`system` for the pipeline).
     pub actor: String,
     /// What (`created`, `alert_joined`, `escalated`, `enriched`, `claimed`, `commented`,
-    /// `status_changed`, `dispositioned`, `route_overridden`, `risk_overridden`, `auto_closed`).
+    /// `status_changed`, `dispositioned`, `route_overridden`, `risk_overridden`, `auto_closed`,
+    /// `action_requested`, `action_approved`, `action_rejected`, `action_delivered`,
+    /// `action_failed`, or a free [`CaseStore::note`] such as `delivered`).
     pub action: String,
     /// State before, if any.
     pub before: Option<Value>,
@@ -509,6 +680,9 @@ pub struct Ticket {
     pub audit: Vec<AuditEntry>,
     /// The disposition, once resolved.
     pub disposition: Option<DispositionRecord>,
+    /// Response actions, in request order.
+    #[serde(default)]
+    pub actions: Vec<ActionRecord>,
 }
 
 /// Selection for [`CaseStore::list`]; all fields optional. Pages by ascending id: pass the last
@@ -671,7 +845,7 @@ fn audit(
     action: &str,
     before: Option<&Value>,
     after: Option<&Value>,
-) -> Result<(), CaseError> {
+) -> Result<i64, CaseError> {
     let before = before.map(serde_json::to_string).transpose()?;
     let after = after.map(serde_json::to_string).transpose()?;
     tx.execute(
@@ -679,7 +853,7 @@ fn audit(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![ticket.0, at_ms, actor, action, before, after],
     )?;
-    Ok(())
+    Ok(tx.last_insert_rowid())
 }
 
 fn dedup_key(kind: &str, key: &str, technique: &str) -> Result<String, CaseError> {
@@ -971,15 +1145,31 @@ impl CaseStore {
         analyst: &str,
         expected_version: i64,
     ) -> Result<i64, CaseError> {
-        check_nonempty("analyst", analyst)?;
-        self.mutate(ticket, analyst, Some(expected_version), |t| {
+        self.claim_for(ticket, analyst, analyst, expected_version)
+    }
+
+    /// [`Self::claim`] on behalf of someone else: assigns the ticket to `assignee`, and the
+    /// audit log names `actor` (a lead handing out work).
+    ///
+    /// # Errors
+    /// As [`Self::claim`]; [`CaseError::Invalid`] also for an empty actor.
+    pub fn claim_for(
+        &mut self,
+        ticket: TicketId,
+        assignee: &str,
+        actor: &str,
+        expected_version: i64,
+    ) -> Result<i64, CaseError> {
+        check_nonempty("analyst", assignee)?;
+        check_nonempty("actor", actor)?;
+        self.mutate(ticket, actor, Some(expected_version), |t| {
             if !t.status.is_open() {
                 return Err(invalid(t, "claim"));
             }
             Ok(Change {
                 action: "claimed",
                 status: Some(Status::InProgress),
-                assignee: Some(Some(analyst.to_owned())),
+                assignee: Some(Some(assignee.to_owned())),
                 ..Change::default()
             })
         })
@@ -1059,7 +1249,7 @@ impl CaseStore {
     ///
     /// # Errors
     /// [`CaseError::NotFound`], [`CaseError::InvalidTransition`] (already resolved or closed),
-    /// [`CaseError::Invalid`] (empty analyst).
+    /// [`CaseError::Invalid`] (empty analyst or reason).
     pub fn disposition(
         &mut self,
         ticket: TicketId,
@@ -1068,6 +1258,7 @@ impl CaseStore {
         analyst: &str,
     ) -> Result<i64, CaseError> {
         check_nonempty("analyst", analyst)?;
+        check_nonempty("reason", reason)?;
         self.mutate(ticket, analyst, None, |t| {
             if !matches!(
                 t.status,
@@ -1089,7 +1280,7 @@ impl CaseStore {
     ///
     /// # Errors
     /// [`CaseError::NotFound`], [`CaseError::InvalidTransition`] (not open),
-    /// [`CaseError::Invalid`] (empty queue or analyst).
+    /// [`CaseError::Invalid`] (empty queue, analyst or reason).
     pub fn override_route(
         &mut self,
         ticket: TicketId,
@@ -1100,6 +1291,7 @@ impl CaseStore {
     ) -> Result<i64, CaseError> {
         check_nonempty("queue", queue)?;
         check_nonempty("analyst", analyst)?;
+        check_nonempty("reason", reason)?;
         self.mutate(ticket, analyst, None, |t| {
             if !t.status.is_open() {
                 return Err(invalid(t, "override the route of"));
@@ -1120,7 +1312,7 @@ impl CaseStore {
     ///
     /// # Errors
     /// [`CaseError::NotFound`], [`CaseError::InvalidTransition`] (not open),
-    /// [`CaseError::Invalid`] (risk not finite or negative, empty analyst).
+    /// [`CaseError::Invalid`] (risk not finite or negative, empty analyst or reason).
     pub fn override_risk(
         &mut self,
         ticket: TicketId,
@@ -1130,6 +1322,7 @@ impl CaseStore {
     ) -> Result<i64, CaseError> {
         check_risk(risk)?;
         check_nonempty("analyst", analyst)?;
+        check_nonempty("reason", reason)?;
         self.mutate(ticket, analyst, None, |t| {
             if !t.status.is_open() {
                 return Err(invalid(t, "override the risk of"));
@@ -1302,6 +1495,17 @@ impl CaseStore {
                 })
             })
             .transpose()?;
+        let actions = {
+            let sql =
+                format!("SELECT {ACTION_COLUMNS} FROM actions WHERE ticket_id = ?1 ORDER BY id");
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![ticket.0], RawAction::from_row)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row?.decode()?);
+            }
+            out
+        };
         Ok(Ticket {
             summary,
             alerts,
@@ -1309,6 +1513,7 @@ impl CaseStore {
             comments,
             audit,
             disposition,
+            actions,
         })
     }
 
@@ -1568,4 +1773,751 @@ fn insert_enrichment(
         Some(&json!({ "provider": provider, "alert_uid": alert_uid, "ok": ok })),
     )?;
     Ok(id)
+}
+
+const ACTION_COLUMNS: &str = "id, ticket_id, name, kind, target, params, status, requested_by, \
+     requested_ms, decided_by, decided_ms, reason, result";
+
+/// Row of [`ACTION_COLUMNS`] before JSON/enum decoding.
+struct RawAction {
+    id: i64,
+    ticket_id: i64,
+    name: String,
+    kind: String,
+    target: String,
+    params: String,
+    status: String,
+    requested_by: String,
+    requested_ms: i64,
+    decided_by: Option<String>,
+    decided_ms: Option<i64>,
+    reason: Option<String>,
+    result: Option<String>,
+}
+
+impl RawAction {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            ticket_id: r.get(1)?,
+            name: r.get(2)?,
+            kind: r.get(3)?,
+            target: r.get(4)?,
+            params: r.get(5)?,
+            status: r.get(6)?,
+            requested_by: r.get(7)?,
+            requested_ms: r.get(8)?,
+            decided_by: r.get(9)?,
+            decided_ms: r.get(10)?,
+            reason: r.get(11)?,
+            result: r.get(12)?,
+        })
+    }
+
+    fn decode(self) -> Result<ActionRecord, CaseError> {
+        let kind = ActionKind::parse(&self.kind)
+            .ok_or_else(|| CaseError::Invalid(format!("stored action kind {:?}", self.kind)))?;
+        let status = ActionStatus::parse(&self.status)
+            .ok_or_else(|| CaseError::Invalid(format!("stored action status {:?}", self.status)))?;
+        Ok(ActionRecord {
+            id: ActionId(self.id),
+            ticket_id: TicketId(self.ticket_id),
+            name: self.name,
+            kind,
+            target: serde_json::from_str(&self.target)?,
+            params: serde_json::from_str(&self.params)?,
+            status,
+            requested_by: self.requested_by,
+            requested_ms: self.requested_ms,
+            decided_by: self.decided_by,
+            decided_ms: self.decided_ms,
+            reason: self.reason,
+            result: self
+                .result
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?,
+        })
+    }
+}
+
+fn load_action(conn: &Connection, id: ActionId) -> Result<ActionRecord, CaseError> {
+    let sql = format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = ?1");
+    conn.query_row(&sql, params![id.0], RawAction::from_row)
+        .optional()?
+        .ok_or(CaseError::ActionNotFound(id))?
+        .decode()
+}
+
+/// The part of an action the audit log shows (not its params or result, which may be large).
+fn action_state(a: &ActionRecord) -> Value {
+    json!({
+        "action_id": a.id, "name": a.name, "kind": a.kind, "target": a.target,
+        "status": a.status,
+    })
+}
+
+/// Response actions and free audit notes.
+impl CaseStore {
+    /// Asks for a response action on a ticket (status `pending_approval`; audited
+    /// `action_requested`). Idempotent while one is pending: asking again for the same
+    /// `(ticket, name, target)` returns the pending action's id and changes nothing, so a
+    /// playbook re-run (or a replayed alert) does not queue the same containment twice.
+    ///
+    /// # Errors
+    /// [`CaseError::NotFound`]; [`CaseError::Invalid`] for an empty name or requester.
+    pub fn request_action(
+        &mut self,
+        ticket: TicketId,
+        action: &NewAction,
+    ) -> Result<ActionId, CaseError> {
+        check_nonempty("action name", &action.name)?;
+        check_nonempty("requested_by", &action.requested_by)?;
+        let now = db::now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        load_summary(&tx, ticket)?;
+        // Compare targets as JSON values, not text: key order must not make a duplicate.
+        let pending: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, target FROM actions
+                 WHERE ticket_id = ?1 AND name = ?2 AND status = 'pending_approval'
+                 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![ticket.0, action.name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, target) in pending {
+            if serde_json::from_str::<Value>(&target)? == action.target {
+                return Ok(ActionId(id));
+            }
+        }
+        tx.execute(
+            "INSERT INTO actions (ticket_id, name, kind, target, params, status, requested_by,
+                requested_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending_approval', ?6, ?7)",
+            params![
+                ticket.0,
+                action.name,
+                action.kind.as_str(),
+                serde_json::to_string(&action.target)?,
+                serde_json::to_string(&action.params)?,
+                action.requested_by,
+                now,
+            ],
+        )?;
+        let id = ActionId(tx.last_insert_rowid());
+        audit(
+            &tx,
+            ticket,
+            now,
+            &action.requested_by,
+            "action_requested",
+            None,
+            Some(&json!({
+                "action_id": id, "name": action.name, "kind": action.kind,
+                "target": action.target, "params": action.params,
+                "status": ActionStatus::PendingApproval,
+            })),
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// An analyst approves or rejects a pending action (audited `action_approved` /
+    /// `action_rejected` on its ticket, with the reason). Rejecting needs a reason. Returns the
+    /// updated action.
+    ///
+    /// # Errors
+    /// [`CaseError::ActionNotFound`]; [`CaseError::InvalidActionTransition`] (not pending:
+    /// decided already); [`CaseError::Invalid`] (empty analyst, or a rejection without a
+    /// reason).
+    pub fn decide_action(
+        &mut self,
+        action: ActionId,
+        approve: bool,
+        analyst: &str,
+        reason: &str,
+    ) -> Result<ActionRecord, CaseError> {
+        check_nonempty("analyst", analyst)?;
+        if !approve {
+            check_nonempty("reason (required to reject an action)", reason)?;
+        }
+        let (status, verb) = if approve {
+            (ActionStatus::Approved, "approve")
+        } else {
+            (ActionStatus::Rejected, "reject")
+        };
+        self.move_action(
+            action,
+            analyst,
+            verb,
+            &[ActionStatus::PendingApproval],
+            |tx, a, now| {
+                let reason = (!reason.trim().is_empty()).then_some(reason);
+                tx.execute(
+                    "UPDATE actions SET status = ?2, decided_by = ?3, decided_ms = ?4, reason = ?5
+                 WHERE id = ?1",
+                    params![a.id.0, status.as_str(), analyst, now, reason],
+                )?;
+                let action = if approve {
+                    "action_approved"
+                } else {
+                    "action_rejected"
+                };
+                Ok((action, json!({ "status": status, "reason": reason })))
+            },
+        )
+    }
+
+    /// Records what carrying out an approved action gave: `delivered` or `failed` (audited
+    /// `action_delivered` / `action_failed`, with the result). A failed action may be recorded
+    /// again (a retry). Returns the updated action.
+    ///
+    /// # Errors
+    /// [`CaseError::ActionNotFound`]; [`CaseError::InvalidActionTransition`] (not approved or
+    /// failed: nobody approved it, or it was delivered already).
+    pub fn record_action_result(
+        &mut self,
+        action: ActionId,
+        delivered: bool,
+        result: &Value,
+    ) -> Result<ActionRecord, CaseError> {
+        let status = if delivered {
+            ActionStatus::Delivered
+        } else {
+            ActionStatus::Failed
+        };
+        let from = [ActionStatus::Approved, ActionStatus::Failed];
+        self.move_action(
+            action,
+            SYSTEM_ACTOR,
+            "record a result of",
+            &from,
+            |tx, a, _| {
+                tx.execute(
+                    "UPDATE actions SET status = ?2, result = ?3 WHERE id = ?1",
+                    params![a.id.0, status.as_str(), serde_json::to_string(result)?],
+                )?;
+                let action = if delivered {
+                    "action_delivered"
+                } else {
+                    "action_failed"
+                };
+                Ok((action, json!({ "status": status, "result": result })))
+            },
+        )
+    }
+
+    /// One action.
+    ///
+    /// # Errors
+    /// [`CaseError::ActionNotFound`]; SQLite or stored-JSON errors.
+    pub fn action(&self, action: ActionId) -> Result<ActionRecord, CaseError> {
+        load_action(&self.conn, action)
+    }
+
+    /// Actions in `status` (all when `None`), oldest first, at most `limit` (capped at
+    /// [`MAX_LIST_LIMIT`]).
+    ///
+    /// # Errors
+    /// SQLite or stored-JSON errors.
+    pub fn actions(
+        &self,
+        status: Option<ActionStatus>,
+        limit: u32,
+    ) -> Result<Vec<ActionRecord>, CaseError> {
+        let sql = format!(
+            "SELECT {ACTION_COLUMNS} FROM actions WHERE (?1 IS NULL OR status = ?1)
+             ORDER BY id LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![
+                status.map(ActionStatus::as_str),
+                i64::from(limit.min(MAX_LIST_LIMIT))
+            ],
+            RawAction::from_row,
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?.decode()?);
+        }
+        Ok(out)
+    }
+
+    /// Actions waiting for an analyst, oldest first (see [`Self::actions`]).
+    ///
+    /// # Errors
+    /// SQLite or stored-JSON errors.
+    pub fn pending_actions(&self, limit: u32) -> Result<Vec<ActionRecord>, CaseError> {
+        self.actions(Some(ActionStatus::PendingApproval), limit)
+    }
+
+    /// Appends a free audit row to a ticket (e.g. `delivered` for an outbound delivery report),
+    /// with `after` as its state. Changes nothing else. Returns the audit row id.
+    ///
+    /// # Errors
+    /// [`CaseError::NotFound`]; [`CaseError::Invalid`] for an empty actor or action.
+    pub fn note(
+        &mut self,
+        ticket: TicketId,
+        actor: &str,
+        action: &str,
+        after: &Value,
+    ) -> Result<i64, CaseError> {
+        check_nonempty("actor", actor)?;
+        check_nonempty("audit action", action)?;
+        let now = db::now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        load_summary(&tx, ticket)?;
+        let id = audit(&tx, ticket, now, actor, action, None, Some(after))?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Moves an action out of one of the `from` statuses in an immediate transaction: `write`
+    /// updates the row and names the audit action and its `after` state; the ticket's audit log
+    /// gets before/after.
+    fn move_action(
+        &mut self,
+        action: ActionId,
+        actor: &str,
+        verb: &str,
+        from: &[ActionStatus],
+        write: impl FnOnce(
+            &Transaction<'_>,
+            &ActionRecord,
+            i64,
+        ) -> Result<(&'static str, Value), CaseError>,
+    ) -> Result<ActionRecord, CaseError> {
+        let now = db::now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let a = load_action(&tx, action)?;
+        if !from.contains(&a.status) {
+            return Err(CaseError::InvalidActionTransition {
+                action,
+                from: a.status,
+                attempted: verb.to_owned(),
+            });
+        }
+        let (audit_action, extra) = write(&tx, &a, now)?;
+        let before = action_state(&a);
+        let mut after = action_state(&a);
+        merge(&mut after, extra);
+        audit(
+            &tx,
+            a.ticket_id,
+            now,
+            actor,
+            audit_action,
+            Some(&before),
+            Some(&after),
+        )?;
+        let updated = load_action(&tx, action)?;
+        tx.commit()?;
+        Ok(updated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type R = Result<(), Box<dyn std::error::Error>>;
+
+    fn alert(uid: &str, key: &str) -> NewAlert {
+        NewAlert {
+            uid: uid.into(),
+            entity_kind: "host".into(),
+            entity_key: key.into(),
+            technique: "T1059.001".into(),
+            source: "evtx".into(),
+            class_uid: 1007,
+            model_score: 0.8,
+            payload: json!({ "metadata": { "uid": uid } }),
+            received_ms: 1_000,
+            enrichments: vec![],
+            proposed: Routing {
+                queue: "endpoint".into(),
+                priority: Priority::P2,
+                sla_ms: 3_600_000,
+                combined_risk: 70.0,
+                risk_explanation: json!({ "model_score": 0.8 }),
+                title: format!("PowerShell on {key}"),
+            },
+        }
+    }
+
+    fn isolate(key: &str) -> NewAction {
+        NewAction {
+            name: "isolate_host".into(),
+            kind: ActionKind::Containment,
+            target: json!({ "kind": "host", "key": key }),
+            params: json!({ "duration_mins": 60 }),
+            requested_by: "playbook:endpoint-alert".into(),
+        }
+    }
+
+    fn audit_actions(s: &CaseStore, t: TicketId) -> Vec<String> {
+        s.get(t)
+            .map(|t| t.audit.into_iter().map(|a| a.action).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn stored_names_round_trip() {
+        for k in [ActionKind::Containment, ActionKind::Notify] {
+            assert_eq!(ActionKind::parse(k.as_str()), Some(k));
+        }
+        for st in [
+            ActionStatus::PendingApproval,
+            ActionStatus::Approved,
+            ActionStatus::Rejected,
+            ActionStatus::Delivered,
+            ActionStatus::Failed,
+        ] {
+            assert_eq!(ActionStatus::parse(st.as_str()), Some(st));
+            assert_eq!(
+                serde_json::to_value(st).ok(),
+                Some(Value::String(st.as_str().into()))
+            );
+        }
+        assert_eq!(ActionStatus::parse("Approved"), None);
+    }
+
+    #[test]
+    fn request_is_idempotent_while_pending_and_audited() -> R {
+        let mut s = CaseStore::open(Path::new(":memory:"))?;
+        let t = s.ingest_alert(&alert("a1", "win-client-31"), 0)?.ticket_id;
+        let a = s.request_action(t, &isolate("win-client-31"))?;
+        // Same target, keys in another order: still the same pending action.
+        let mut again = isolate("win-client-31");
+        again.target = serde_json::from_str(r#"{"key":"win-client-31","kind":"host"}"#)?;
+        assert_eq!(s.request_action(t, &again)?, a);
+        // Another target or another name is another action.
+        let b = s.request_action(t, &isolate("win-client-32"))?;
+        assert_ne!(a, b);
+        let mut page = isolate("win-client-31");
+        page.name = "page_oncall".into();
+        page.kind = ActionKind::Notify;
+        let c = s.request_action(t, &page)?;
+        assert_ne!(c, a);
+        let got = s.action(a)?;
+        assert_eq!(got.status, ActionStatus::PendingApproval);
+        assert_eq!(got.ticket_id, t);
+        assert_eq!(got.kind, ActionKind::Containment);
+        assert_eq!(
+            got.target,
+            json!({ "kind": "host", "key": "win-client-31" })
+        );
+        assert_eq!(got.params, json!({ "duration_mins": 60 }));
+        assert_eq!(got.requested_by, "playbook:endpoint-alert");
+        assert_eq!(got.decided_by, None);
+        assert_eq!(got.result, None);
+        assert_eq!(
+            s.pending_actions(100)?
+                .iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>(),
+            [a, b, c]
+        );
+        assert_eq!(s.pending_actions(2)?.len(), 2);
+        let ticket = s.get(t)?;
+        assert_eq!(ticket.actions.len(), 3);
+        let requested: Vec<_> = ticket
+            .audit
+            .iter()
+            .filter(|e| e.action == "action_requested")
+            .collect();
+        assert_eq!(requested.len(), 3);
+        assert_eq!(requested[0].actor, "playbook:endpoint-alert");
+        assert_eq!(
+            requested[0].after.as_ref().map(|v| v["action_id"].clone()),
+            Some(json!(a.0))
+        );
+        // Once decided, the same request opens a new pending action.
+        s.decide_action(a, false, "alice", "host is a honeypot")?;
+        let d = s.request_action(t, &isolate("win-client-31"))?;
+        assert_ne!(d, a);
+        Ok(())
+    }
+
+    #[test]
+    fn request_checks_ticket_and_inputs() -> R {
+        let mut s = CaseStore::open(Path::new(":memory:"))?;
+        assert!(matches!(
+            s.request_action(TicketId(42), &isolate("h")),
+            Err(CaseError::NotFound(TicketId(42)))
+        ));
+        let t = s.ingest_alert(&alert("a1", "h"), 0)?.ticket_id;
+        let mut bad = isolate("h");
+        bad.name = " ".into();
+        assert!(matches!(
+            s.request_action(t, &bad),
+            Err(CaseError::Invalid(_))
+        ));
+        let mut bad = isolate("h");
+        bad.requested_by = String::new();
+        assert!(matches!(
+            s.request_action(t, &bad),
+            Err(CaseError::Invalid(_))
+        ));
+        assert!(s.get(t)?.actions.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn status_machine_approve_deliver_reject() -> R {
+        let mut s = CaseStore::open(Path::new(":memory:"))?;
+        let t = s.ingest_alert(&alert("a1", "h1"), 0)?.ticket_id;
+        let version = s.get(t)?.summary.version;
+        let a = s.request_action(t, &isolate("h1"))?;
+        // Nothing to deliver before approval.
+        assert!(matches!(
+            s.record_action_result(a, true, &json!({})),
+            Err(CaseError::InvalidActionTransition {
+                from: ActionStatus::PendingApproval,
+                ..
+            })
+        ));
+        // Rejecting needs a reason; the failed attempt changes nothing.
+        assert!(matches!(
+            s.decide_action(a, false, "alice", "  "),
+            Err(CaseError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.decide_action(a, true, "", "ok"),
+            Err(CaseError::Invalid(_))
+        ));
+        assert_eq!(s.action(a)?.status, ActionStatus::PendingApproval);
+        // Approving does not need one.
+        let approved = s.decide_action(a, true, "alice", "")?;
+        assert_eq!(approved.status, ActionStatus::Approved);
+        assert_eq!(approved.decided_by.as_deref(), Some("alice"));
+        assert!(approved.decided_ms.is_some());
+        assert_eq!(approved.reason, None);
+        assert!(s.pending_actions(10)?.is_empty());
+        // Deciding twice is refused.
+        assert!(matches!(
+            s.decide_action(a, false, "bob", "changed my mind"),
+            Err(CaseError::InvalidActionTransition {
+                from: ActionStatus::Approved,
+                ..
+            })
+        ));
+        // Failed, then a retry that succeeds; delivered is final.
+        let failed = s.record_action_result(a, false, &json!({ "error": "edr timeout" }))?;
+        assert_eq!(failed.status, ActionStatus::Failed);
+        assert_eq!(failed.result, Some(json!({ "error": "edr timeout" })));
+        let done = s.record_action_result(a, true, &json!({ "edr_job": "j-1" }))?;
+        assert_eq!(done.status, ActionStatus::Delivered);
+        assert_eq!(done.result, Some(json!({ "edr_job": "j-1" })));
+        assert!(matches!(
+            s.record_action_result(a, true, &json!({})),
+            Err(CaseError::InvalidActionTransition {
+                from: ActionStatus::Delivered,
+                ..
+            })
+        ));
+        // Rejected is final too.
+        let b = s.request_action(t, &isolate("h2"))?;
+        let rejected = s.decide_action(b, false, "bob", "business-critical server")?;
+        assert_eq!(rejected.status, ActionStatus::Rejected);
+        assert_eq!(rejected.reason.as_deref(), Some("business-critical server"));
+        for approve in [true, false] {
+            assert!(matches!(
+                s.decide_action(b, approve, "bob", "x"),
+                Err(CaseError::InvalidActionTransition { .. })
+            ));
+        }
+        assert!(matches!(
+            s.record_action_result(b, true, &json!({})),
+            Err(CaseError::InvalidActionTransition { .. })
+        ));
+        assert!(matches!(
+            s.decide_action(ActionId(999), true, "bob", ""),
+            Err(CaseError::ActionNotFound(ActionId(999)))
+        ));
+        // The audit trail, in order, with who and before/after.
+        let ticket = s.get(t)?;
+        let trail: Vec<(&str, &str)> = ticket
+            .audit
+            .iter()
+            .filter(|e| e.action.starts_with("action_"))
+            .map(|e| (e.action.as_str(), e.actor.as_str()))
+            .collect();
+        assert_eq!(
+            trail,
+            [
+                ("action_requested", "playbook:endpoint-alert"),
+                ("action_approved", "alice"),
+                ("action_failed", SYSTEM_ACTOR),
+                ("action_delivered", SYSTEM_ACTOR),
+                ("action_requested", "playbook:endpoint-alert"),
+                ("action_rejected", "bob"),
+            ]
+        );
+        let approved_row = ticket
+            .audit
+            .iter()
+            .find(|e| e.action == "action_approved")
+            .ok_or("approved row")?;
+        assert_eq!(
+            approved_row.before.as_ref().map(|v| v["status"].clone()),
+            Some(json!("pending_approval"))
+        );
+        assert_eq!(
+            approved_row.after.as_ref().map(|v| v["status"].clone()),
+            Some(json!("approved"))
+        );
+        let rejected_row = ticket
+            .audit
+            .iter()
+            .find(|e| e.action == "action_rejected")
+            .ok_or("rejected row")?;
+        assert_eq!(
+            rejected_row.after.as_ref().map(|v| v["reason"].clone()),
+            Some(json!("business-critical server"))
+        );
+        // Actions are not ticket fields: the ticket's version is untouched.
+        assert_eq!(ticket.summary.version, version);
+        assert_eq!(
+            ticket.actions.iter().map(|a| a.status).collect::<Vec<_>>(),
+            [ActionStatus::Delivered, ActionStatus::Rejected]
+        );
+        assert_eq!(
+            s.actions(Some(ActionStatus::Rejected), 10)?
+                .iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>(),
+            [b]
+        );
+        assert_eq!(s.actions(None, 10)?.len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn verdicts_and_overrides_need_a_reason() -> R {
+        let mut s = CaseStore::open(Path::new(":memory:"))?;
+        let t = s.ingest_alert(&alert("a1", "h1"), 0)?.ticket_id;
+        let before = s.get(t)?;
+        assert!(matches!(
+            s.disposition(t, Disposition::FalsePositive, " ", "alice"),
+            Err(CaseError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.override_route(t, "tier2", Priority::P1, "alice", ""),
+            Err(CaseError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.override_risk(t, 10.0, "alice", ""),
+            Err(CaseError::Invalid(_))
+        ));
+        assert_eq!(s.get(t)?, before);
+        Ok(())
+    }
+
+    #[test]
+    fn claim_for_someone_else_audits_who_did_it() -> R {
+        let mut s = CaseStore::open(Path::new(":memory:"))?;
+        let t = s.ingest_alert(&alert("a1", "h1"), 0)?.ticket_id;
+        assert_eq!(s.claim_for(t, "carol", "lead", 1)?, 2);
+        let ticket = s.get(t)?;
+        assert_eq!(ticket.summary.assignee.as_deref(), Some("carol"));
+        let last = ticket.audit.last().ok_or("audit row")?;
+        assert_eq!(
+            (last.action.as_str(), last.actor.as_str()),
+            ("claimed", "lead")
+        );
+        assert_eq!(
+            last.after.as_ref().map(|v| v["assignee"].clone()),
+            Some(json!("carol"))
+        );
+        assert!(matches!(
+            s.claim_for(t, "carol", "", 2),
+            Err(CaseError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.claim_for(t, "dave", "lead", 1),
+            Err(CaseError::VersionConflict { found: 2, .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn note_appends_a_free_audit_row() -> R {
+        let mut s = CaseStore::open(Path::new(":memory:"))?;
+        let t = s.ingest_alert(&alert("a1", "h1"), 0)?.ticket_id;
+        let before = s.get(t)?;
+        let after = json!({ "target": "xsoar", "event": "ticket_created", "http_status": 201 });
+        let id = s.note(t, "outbound:xsoar", "delivered", &after)?;
+        let ticket = s.get(t)?;
+        let last = ticket.audit.last().ok_or("audit row")?;
+        assert_eq!(last.id, id);
+        assert_eq!(last.actor, "outbound:xsoar");
+        assert_eq!(last.action, "delivered");
+        assert_eq!(last.before, None);
+        assert_eq!(last.after, Some(after));
+        assert_eq!(ticket.summary, before.summary);
+        assert!(matches!(
+            s.note(TicketId(9), "x", "delivered", &json!({})),
+            Err(CaseError::NotFound(TicketId(9)))
+        ));
+        assert!(matches!(
+            s.note(t, "x", "", &json!({})),
+            Err(CaseError::Invalid(_))
+        ));
+        assert_eq!(audit_actions(&s, t).len(), before.audit.len() + 1);
+        Ok(())
+    }
+
+    #[test]
+    fn actions_survive_a_restart_and_v1_files_migrate() -> R {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("cases.db");
+        // A file written before actions existed.
+        let old_ticket = {
+            let conn = db::open(&path, "cases", &MIGRATIONS[..1])?;
+            let mut s = CaseStore { conn };
+            s.ingest_alert(&alert("old", "h0"), 0)?.ticket_id
+        };
+        let (t, a, b) = {
+            let mut s = CaseStore::open(&path)?;
+            assert!(s.get(old_ticket)?.actions.is_empty());
+            let t = s.ingest_alert(&alert("a1", "h1"), 0)?.ticket_id;
+            let a = s.request_action(t, &isolate("h1"))?;
+            let b = s.request_action(t, &isolate("h2"))?;
+            s.decide_action(a, true, "alice", "confirmed C2")?;
+            s.note(t, "outbound:webhook", "delivered", &json!({ "ok": true }))?;
+            (t, a, b)
+        };
+        let mut s = CaseStore::open(&path)?;
+        let ticket = s.get(t)?;
+        assert_eq!(ticket.actions.len(), 2);
+        assert_eq!(ticket.actions[0].id, a);
+        assert_eq!(ticket.actions[0].status, ActionStatus::Approved);
+        assert_eq!(ticket.actions[0].reason.as_deref(), Some("confirmed C2"));
+        assert_eq!(
+            s.pending_actions(10)?
+                .iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>(),
+            [b]
+        );
+        assert_eq!(
+            ticket.audit.last().map(|e| e.action.as_str()),
+            Some("delivered")
+        );
+        // Idempotency holds across the restart too.
+        assert_eq!(s.request_action(t, &isolate("h2"))?, b);
+        Ok(())
+    }
 }
