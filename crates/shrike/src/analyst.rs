@@ -490,7 +490,7 @@ async fn decide_action(
     })
     .await?;
     if approve {
-        soar.notify(OutboundEvent::ActionApproved, action.ticket_id);
+        soar.notify_action(action.ticket_id, action.id);
     }
     Ok(Json(action).into_response())
 }

@@ -23,18 +23,24 @@ pub enum Endpoint {
     Readyz,
     /// `GET /metrics`.
     Metrics,
+    /// `POST /v1/alerts`.
+    Alerts,
+    /// The analyst API (`/v1/queues`, `/v1/tickets…`, `/v1/actions…`, `/v1/feedback`).
+    Analyst,
     /// Anything else (404s).
     Other,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 7] = [
+    const ALL: [Endpoint; 9] = [
         Endpoint::Score,
         Endpoint::Batch,
         Endpoint::OpenApi,
         Endpoint::Healthz,
         Endpoint::Readyz,
         Endpoint::Metrics,
+        Endpoint::Alerts,
+        Endpoint::Analyst,
         Endpoint::Other,
     ];
 
@@ -46,6 +52,8 @@ impl Endpoint {
             Endpoint::Healthz => "healthz",
             Endpoint::Readyz => "readyz",
             Endpoint::Metrics => "metrics",
+            Endpoint::Alerts => "alerts",
+            Endpoint::Analyst => "analyst",
             Endpoint::Other => "other",
         }
     }
@@ -59,6 +67,11 @@ impl Endpoint {
             "/healthz" => Endpoint::Healthz,
             "/readyz" => Endpoint::Readyz,
             "/metrics" => Endpoint::Metrics,
+            "/v1/alerts" => Endpoint::Alerts,
+            "/v1/queues" | "/v1/tickets" | "/v1/actions" | "/v1/feedback" => Endpoint::Analyst,
+            p if p.starts_with("/v1/tickets/") || p.starts_with("/v1/actions/") => {
+                Endpoint::Analyst
+            }
             _ => Endpoint::Other,
         }
     }

@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 use shrike_intel::provider::{Guarded, Policy, SystemClock};
 use shrike_normalize::decode::{decode_bytes, DecodeOptions, Format};
 use shrike_normalize::{DecodeItem, Source};
-use shrike_triage::cases::{CaseError, CaseStore, NewAction, TicketId};
+use shrike_triage::cases::{ActionId, CaseError, CaseStore, NewAction, TicketId};
 use shrike_triage::enrich::{EnrichBackend, Enricher};
 use shrike_triage::playbook::{Decision, Engine as Playbooks, Models, NoModels, Outcome};
 use std::io::Write;
@@ -251,6 +251,22 @@ impl Soar {
     /// (deliveries never hold up the API); each report lands in the ticket's audit log
     /// (`delivered`).
     pub fn notify(self: &Arc<Self>, event: OutboundEvent, ticket: TicketId) {
+        self.deliver_in_background(event, ticket, None);
+    }
+
+    /// Hands an approved action to the outbound targets subscribed to `action_approved`; the
+    /// action becomes `delivered` when every one of them accepted it, `failed` otherwise (an
+    /// approved action with no subscribed target stays `approved`).
+    pub fn notify_action(self: &Arc<Self>, ticket: TicketId, action: ActionId) {
+        self.deliver_in_background(OutboundEvent::ActionApproved, ticket, Some(action));
+    }
+
+    fn deliver_in_background(
+        self: &Arc<Self>,
+        event: OutboundEvent,
+        ticket: TicketId,
+        action_id: Option<ActionId>,
+    ) {
         if self.outbound.is_empty() {
             return;
         }
@@ -269,15 +285,12 @@ impl Soar {
                     return;
                 }
             };
-            let action = if event == OutboundEvent::ActionApproved {
+            let action = action_id.and_then(|id| {
                 t.actions
                     .iter()
-                    .rev()
-                    .find(|a| a.status == shrike_triage::cases::ActionStatus::Approved)
+                    .find(|a| a.id == id)
                     .and_then(|a| serde_json::to_value(a).ok())
-            } else {
-                None
-            };
+            });
             let reports = me.outbound.deliver(event, &t, action.as_ref()).await;
             let cases = me.cases.clone();
             let _ = tokio::task::spawn_blocking(move || {
@@ -293,6 +306,13 @@ impl Soar {
                     let after = serde_json::to_value(r).unwrap_or(Value::Null);
                     if let Err(e) = store.note(ticket, "outbound", "delivered", &after) {
                         tracing::warn!("recording delivery for ticket {ticket}: {e}");
+                    }
+                }
+                if let (Some(id), false) = (action_id, reports.is_empty()) {
+                    let delivered = reports.iter().all(|r| r.ok);
+                    let result = serde_json::to_value(&reports).unwrap_or(Value::Null);
+                    if let Err(e) = store.record_action_result(id, delivered, &result) {
+                        tracing::warn!("recording the result of action {id}: {e}");
                     }
                 }
             })

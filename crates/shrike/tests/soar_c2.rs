@@ -323,6 +323,21 @@ async fn c2_alerts_become_one_enriched_routed_ticket_then_a_label() {
     assert_eq!(s, 200, "{b}");
     let approved = wait_for(&got, "action_approved").await;
     assert_eq!(approved["action"]["name"], "block_ip", "{approved:#}");
+    // The receiver took it: the action is `delivered`, with the delivery report.
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        let t = env.get(&format!("/v1/tickets/{id}"), ANALYST).await;
+        status = t["actions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["id"] == block["id"]))
+            .map(|a| a["status"].clone())
+            .unwrap_or(Value::Null);
+        if status == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, "delivered");
     let (s, b) = env
         .post(
             &format!("/v1/tickets/{id}/disposition"),

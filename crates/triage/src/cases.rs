@@ -1762,7 +1762,15 @@ fn insert_enrichment(
         ],
     )?;
     let id = tx.last_insert_rowid();
-    let ok = outcome.get("error").is_none();
+    // Outcomes carry `status` (ok / failed / skipped) or, from older callers, `error`.
+    let status = outcome.get("status").and_then(Value::as_str).unwrap_or(
+        if outcome.get("error").is_some() {
+            "failed"
+        } else {
+            "ok"
+        },
+    );
+    let ok = outcome.get("error").is_none() && status != "failed";
     audit(
         tx,
         ticket,
@@ -1770,7 +1778,7 @@ fn insert_enrichment(
         SYSTEM_ACTOR,
         "enriched",
         None,
-        Some(&json!({ "provider": provider, "alert_uid": alert_uid, "ok": ok })),
+        Some(&json!({ "provider": provider, "alert_uid": alert_uid, "ok": ok, "status": status })),
     )?;
     Ok(id)
 }

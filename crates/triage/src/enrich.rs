@@ -141,44 +141,41 @@ pub struct ProviderResult {
 }
 
 impl ProviderResult {
-    /// A failed result.
-    pub fn failed(provider: &str, error: impl Into<String>) -> ProviderResult {
+    /// A result with `status` and nothing in it yet.
+    pub fn with_status(provider: &str, status: ProviderStatus) -> ProviderResult {
         ProviderResult {
             provider: provider.to_owned(),
-            status: ProviderStatus::Failed {
-                error: error.into(),
-            },
+            status,
             hits: Vec::new(),
             asset: None,
             rarity: None,
             detail: Value::Null,
         }
+    }
+
+    /// A failed result.
+    pub fn failed(provider: &str, error: impl Into<String>) -> ProviderResult {
+        Self::with_status(
+            provider,
+            ProviderStatus::Failed {
+                error: error.into(),
+            },
+        )
     }
 
     /// A skipped result.
     pub fn skipped(provider: &str, reason: impl Into<String>) -> ProviderResult {
-        ProviderResult {
-            provider: provider.to_owned(),
-            status: ProviderStatus::Skipped {
+        Self::with_status(
+            provider,
+            ProviderStatus::Skipped {
                 reason: reason.into(),
             },
-            hits: Vec::new(),
-            asset: None,
-            rarity: None,
-            detail: Value::Null,
-        }
+        )
     }
 
     /// An answered result with nothing in it yet.
     pub fn ok(provider: &str) -> ProviderResult {
-        ProviderResult {
-            provider: provider.to_owned(),
-            status: ProviderStatus::Ok,
-            hits: Vec::new(),
-            asset: None,
-            rarity: None,
-            detail: Value::Null,
-        }
+        Self::with_status(provider, ProviderStatus::Ok)
     }
 
     /// True when the provider answered.

@@ -122,6 +122,31 @@ pub struct Facts<'a> {
     pub enrichment_failed: bool,
 }
 
+impl<'a> Facts<'a> {
+    /// What is known before any step: the event alone.
+    pub fn of_event(
+        playbook: &'a str,
+        source: &'a str,
+        class_uid: i64,
+        event: &'a Value,
+    ) -> Facts<'a> {
+        Facts {
+            playbook,
+            source,
+            class_uid,
+            event,
+            score: None,
+            risk: None,
+            hits: &[],
+            asset: None,
+            rarity: None,
+            technique: "",
+            entity_kind: "",
+            enrichment_failed: false,
+        }
+    }
+}
+
 fn any_eq_ci(list: &Option<List<String>>, v: &str) -> bool {
     list.as_ref()
         .is_none_or(|l| l.0.iter().any(|x| x.eq_ignore_ascii_case(v)))

@@ -468,20 +468,8 @@ impl Engine {
             (t.sources.is_empty() || t.sources.iter().any(|s| s.eq_ignore_ascii_case(source)))
                 && (t.class_uids.is_empty() || t.class_uids.contains(&class_uid))
                 && (t.when.is_empty()
-                    || t.when.holds(&Facts {
-                        playbook: &pb.id,
-                        source,
-                        class_uid,
-                        event,
-                        score: None,
-                        risk: None,
-                        hits: &[],
-                        asset: None,
-                        rarity: None,
-                        technique: "",
-                        entity_kind: "",
-                        enrichment_failed: false,
-                    }))
+                    || t.when
+                        .holds(&Facts::of_event(&pb.id, source, class_uid, event)))
         })
     }
 
@@ -494,21 +482,7 @@ impl Engine {
     ) -> Decision {
         match self.select(event) {
             Some(pb) => self.run_playbook(pb, event, models, backend).await,
-            None => Decision {
-                playbook: None,
-                outcome: Outcome::NoPlaybook,
-                source: source_of(event).to_owned(),
-                class_uid: event.get("class_uid").and_then(Value::as_i64).unwrap_or(0),
-                entity: None,
-                technique: String::new(),
-                score: None,
-                enrichments: Vec::new(),
-                risk: None,
-                route: None,
-                auto_close: None,
-                actions: Vec::new(),
-                trace: vec!["no playbook's trigger matched".into()],
-            },
+            None => Decision::start(event, None, vec!["no playbook's trigger matched".into()]),
         }
     }
 
@@ -520,8 +494,7 @@ impl Engine {
         models: &dyn Models,
         backend: &dyn EnrichBackend,
     ) -> Decision {
-        let all = entities(event);
-        let entity = choose_entity(&all, &pb.entity.prefer);
+        let entity = choose_entity(&entities(event), &pb.entity.prefer);
         let technique = event_technique(event)
             .or_else(|| pb.technique.clone())
             .unwrap_or_default();
@@ -530,31 +503,14 @@ impl Engine {
             event,
             source: source_of(event).to_owned(),
             class_uid: event.get("class_uid").and_then(Value::as_i64).unwrap_or(0),
-            view: AlertView {
-                event: event.clone(),
-                indicators: crate::enrich::indicators_of(event),
-                entities: all,
-                subject: entity.clone(),
-                time_ms: event.get("time").and_then(Value::as_i64).unwrap_or(0),
-            },
+            view: AlertView::from_event(event.clone(), entity.clone()),
             technique,
             hits: Vec::new(),
             asset: None,
             rarity: None,
             d: Decision {
-                playbook: Some(pb.id.clone()),
-                outcome: Outcome::Ticket,
-                source: String::new(),
-                class_uid: 0,
                 entity,
-                technique: String::new(),
-                score: None,
-                enrichments: Vec::new(),
-                risk: None,
-                route: None,
-                auto_close: None,
-                actions: Vec::new(),
-                trace: vec![format!("playbook {}", pb.id)],
+                ..Decision::start(event, Some(&pb.id), vec![format!("playbook {}", pb.id)])
             },
         };
         for step in &pb.steps {
@@ -623,14 +579,36 @@ impl Engine {
             }
         }
         let mut d = run.d;
-        d.source = run.source;
-        d.class_uid = run.class_uid;
         d.technique = run.technique;
         d
     }
 }
 
 impl Decision {
+    /// A decision before any step: `NoPlaybook` without a playbook, `Ticket` (until a step
+    /// says otherwise) with one.
+    fn start(event: &Value, playbook: Option<&str>, trace: Vec<String>) -> Decision {
+        Decision {
+            playbook: playbook.map(str::to_owned),
+            outcome: if playbook.is_some() {
+                Outcome::Ticket
+            } else {
+                Outcome::NoPlaybook
+            },
+            source: source_of(event).to_owned(),
+            class_uid: event.get("class_uid").and_then(Value::as_i64).unwrap_or(0),
+            entity: None,
+            technique: String::new(),
+            score: None,
+            enrichments: Vec::new(),
+            risk: None,
+            route: None,
+            auto_close: None,
+            actions: Vec::new(),
+            trace,
+        }
+    }
+
     /// The alert to store for a `Ticket` outcome (`None` otherwise). `uid` is the event's
     /// `metadata.uid`; the ticket entity falls back to the event itself (`event:<uid>`, never
     /// de-duplicated) when the event names no identity.
