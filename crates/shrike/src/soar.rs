@@ -421,7 +421,10 @@ impl Soar {
         o.insert("failed_enrichments".into(), json!(failed));
         if res.created && !res.duplicate_alert && !auto_closed {
             self.notify(OutboundEvent::TicketCreated, res.ticket_id);
+        } else if res.escalated {
+            self.notify(OutboundEvent::TicketEscalated, res.ticket_id);
         }
+        o.insert("escalated".into(), json!(res.escalated));
         Ok(out)
     }
 

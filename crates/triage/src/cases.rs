@@ -541,6 +541,9 @@ pub struct IngestResult {
     pub created: bool,
     /// The alert uid was already stored: nothing changed.
     pub duplicate_alert: bool,
+    /// The alert joined an open ticket and raised its priority or risk.
+    #[serde(default)]
+    pub escalated: bool,
 }
 
 /// A ticket's own fields (what [`CaseStore::list`] returns).
@@ -956,6 +959,7 @@ impl CaseStore {
                 ticket_id: TicketId(t),
                 created: false,
                 duplicate_alert: true,
+                escalated: false,
             });
         }
 
@@ -977,7 +981,7 @@ impl CaseStore {
             .max_by_key(|&&(id, _, last)| (last, id))
             .map(|&(id, _, _)| TicketId(id));
 
-        let (ticket_id, created) = if let Some(tid) = joined {
+        let (ticket_id, created, escalated) = if let Some(tid) = joined {
             let t = load_summary(&tx, tid)?;
             let raise_priority = alert.proposed.priority < t.priority;
             let raise_risk = alert.proposed.combined_risk > t.combined_risk;
@@ -1037,7 +1041,7 @@ impl CaseStore {
                 None,
                 Some(&json!({ "alert_uid": alert.uid, "received_ms": received })),
             )?;
-            (tid, false)
+            (tid, false, raise_priority || raise_risk)
         } else {
             let p = &alert.proposed;
             tx.execute(
@@ -1074,7 +1078,7 @@ impl CaseStore {
                     "sla_due_ms": sla_due, "combined_risk": p.combined_risk, "status": Status::New,
                 })),
             )?;
-            (tid, true)
+            (tid, true, false)
         };
 
         tx.execute(
@@ -1106,6 +1110,7 @@ impl CaseStore {
             ticket_id,
             created,
             duplicate_alert: false,
+            escalated,
         })
     }
 

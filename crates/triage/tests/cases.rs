@@ -113,7 +113,9 @@ fn duplicate_uid_is_a_noop_and_join_escalates() -> R {
     hot.proposed.sla_ms = 60_000;
     hot.proposed.combined_risk = 95.0;
     hot.proposed.risk_explanation = json!({ "intel_hit": 40 });
-    s.ingest_alert(&hot, W)?;
+    assert!(!a.escalated && !again.escalated);
+    let joined = s.ingest_alert(&hot, W)?;
+    assert!(joined.escalated && !joined.created);
     let t = s.get(a.ticket_id)?;
     assert_eq!(t.summary.priority, Priority::P1);
     assert_eq!(t.summary.sla_due_ms, 60_010);
