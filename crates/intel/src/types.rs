@@ -200,6 +200,24 @@ pub struct IntelHit {
     pub reference: Option<String>,
 }
 
+impl IntelHit {
+    /// A hit with only the required fields; the optional ones are empty.
+    pub fn new(indicator: Indicator, source: &str, threat: &str, confidence: u8) -> IntelHit {
+        IntelHit {
+            indicator,
+            source: source.to_owned(),
+            family: None,
+            threat: threat.to_owned(),
+            confidence,
+            first_seen: None,
+            last_seen: None,
+            tags: Vec::new(),
+            attack: Vec::new(),
+            reference: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

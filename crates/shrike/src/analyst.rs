@@ -125,6 +125,19 @@ where
 }
 
 /// Parses a path id; anything but an integer is a 400.
+/// The common start of a ticket mutation: the SOAR state, the ticket id from the path and the
+/// JSON body, each with its own 4xx.
+async fn ticket_request<T: DeserializeOwned>(
+    st: &AppState,
+    id: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<(Arc<Soar>, TicketId, T), ApiError> {
+    let soar = soar(st)?;
+    let id = TicketId(path_id(id, "ticket")?);
+    let b: T = json_body(st, body).await?;
+    Ok((soar, id, b))
+}
+
 fn path_id(p: Result<Path<String>, PathRejection>, what: &str) -> Result<i64, ApiError> {
     let bad = |shown: &str| {
         ApiError::new(
@@ -283,9 +296,7 @@ async fn claim(
     id: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let soar = soar(&st)?;
-    let id = TicketId(path_id(id, "ticket")?);
-    let b: ClaimBody = json_body(&st, body).await?;
+    let (soar, id, b): (_, _, ClaimBody) = ticket_request(&st, id, body).await?;
     let assignee = match b.analyst {
         Some(a) if a != caller.name => {
             if caller.role != crate::config::Role::Admin {
@@ -318,9 +329,7 @@ async fn comment(
     id: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let soar = soar(&st)?;
-    let id = TicketId(path_id(id, "ticket")?);
-    let b: CommentBody = json_body(&st, body).await?;
+    let (soar, id, b): (_, _, CommentBody) = ticket_request(&st, id, body).await?;
     mutate_ticket(&soar, id, move |s| {
         s.comment(id, &caller.name, &b.body).map(drop)
     })
@@ -339,9 +348,7 @@ async fn set_status(
     id: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let soar = soar(&st)?;
-    let id = TicketId(path_id(id, "ticket")?);
-    let b: StatusBody = json_body(&st, body).await?;
+    let (soar, id, b): (_, _, StatusBody) = ticket_request(&st, id, body).await?;
     let status = Status::parse(&b.status).ok_or_else(|| {
         invalid_input(format!(
             "unknown status {:?}; use new (release), in_progress or closed (resolve with a \
@@ -368,9 +375,7 @@ async fn disposition(
     id: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let soar = soar(&st)?;
-    let id = TicketId(path_id(id, "ticket")?);
-    let b: DispositionBody = json_body(&st, body).await?;
+    let (soar, id, b): (_, _, DispositionBody) = ticket_request(&st, id, body).await?;
     let reason = required_reason(b.reason, "record a disposition")?;
     let resp = mutate_ticket(&soar, id, move |s| {
         s.disposition(id, b.disposition, &reason, &caller.name)
@@ -404,9 +409,7 @@ async fn override_ticket(
     id: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let soar = soar(&st)?;
-    let id = TicketId(path_id(id, "ticket")?);
-    let b: OverrideBody = json_body(&st, body).await?;
+    let (soar, id, b): (_, _, OverrideBody) = ticket_request(&st, id, body).await?;
     let kind = match (b.queue, b.priority, b.risk) {
         (Some(queue), Some(p), None) => {
             let priority = Priority::parse(&p).ok_or_else(|| {

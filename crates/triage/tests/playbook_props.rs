@@ -12,18 +12,12 @@ use shrike_triage::playbook::{Playbook, ScoreSource};
 use std::path::Path;
 
 fn hit(conf: u8, threat: &str) -> IntelHit {
-    IntelHit {
-        indicator: Indicator::new(IndicatorKind::Ipv4, "198.51.100.9").expect("ip"),
-        source: "feed".into(),
-        family: None,
-        threat: threat.into(),
-        confidence: conf,
-        first_seen: None,
-        last_seen: None,
-        tags: vec![],
-        attack: vec![],
-        reference: None,
-    }
+    IntelHit::new(
+        Indicator::new(IndicatorKind::Ipv4, "198.51.100.9").expect("ip"),
+        "feed",
+        threat,
+        conf,
+    )
 }
 
 fn status(code: u8, name: &str) -> Option<ProviderResult> {

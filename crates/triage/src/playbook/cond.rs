@@ -308,16 +308,14 @@ mod tests {
 
     fn hit(threat: &str, family: Option<&str>, tags: &[&str]) -> IntelHit {
         IntelHit {
-            indicator: Indicator::new(IndicatorKind::Ipv4, "162.33.179.136").expect("ip"),
-            source: "maltrail".into(),
             family: family.map(str::to_owned),
-            threat: threat.into(),
-            confidence: 80,
-            first_seen: None,
-            last_seen: None,
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-            attack: vec![],
-            reference: None,
+            ..IntelHit::new(
+                Indicator::new(IndicatorKind::Ipv4, "162.33.179.136").expect("ip"),
+                "maltrail",
+                threat,
+                80,
+            )
         }
     }
 

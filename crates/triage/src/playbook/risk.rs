@@ -281,16 +281,13 @@ mod tests {
 
     fn hit(conf: u8, threat: &str) -> IntelHit {
         IntelHit {
-            indicator: Indicator::new(IndicatorKind::Ipv4, "162.33.179.136").expect("ip"),
-            source: "maltrail".into(),
             family: Some("IcedID".into()),
-            threat: threat.into(),
-            confidence: conf,
-            first_seen: None,
-            last_seen: None,
-            tags: vec![],
-            attack: vec![],
-            reference: None,
+            ..IntelHit::new(
+                Indicator::new(IndicatorKind::Ipv4, "162.33.179.136").expect("ip"),
+                "maltrail",
+                threat,
+                conf,
+            )
         }
     }
 
