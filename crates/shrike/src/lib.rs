@@ -10,6 +10,7 @@
 pub mod analyst;
 pub mod config;
 pub mod demo;
+pub mod domain_train;
 pub mod inputs;
 pub mod metrics;
 pub mod normalize;
@@ -17,10 +18,12 @@ pub mod outbound;
 pub mod output;
 pub mod rdap;
 pub mod replay;
+pub mod scenario;
 pub mod scoring;
 pub mod server;
 pub mod soar;
 pub mod training;
+pub mod triage;
 pub mod validate;
 
 use anyhow::Result;

@@ -1,7 +1,7 @@
 //! The `shrike` binary: parses the command line and dispatches to the library (`src/lib.rs`).
 
 use clap::{Parser, Subcommand};
-use shrike::{demo, normalize, replay, scoring, server, training, validate};
+use shrike::{demo, normalize, replay, scenario, scoring, server, training, triage, validate};
 use std::process::ExitCode;
 
 /// mimalloc: the pipelines allocate many small JSON nodes per record; glibc's allocator cost a
@@ -75,6 +75,14 @@ enum Command {
     #[command(after_help = "Example:
   cargo run --release -- demo")]
     Demo(demo::DemoArgs),
+    /// Run the whole triage pipeline over files: normalize, detect (Sigma, vendor), score (domain models), enrich (local intel), fuse per entity, route; write alerts, entities and tickets.
+    #[command(after_help = "Examples:
+  shrike triage ../shared/data/endpoint/mordor/atomic/windows/credential_access/ --out /tmp/triage
+  shrike triage scenario/events.ndjson --assets scenario/assets.csv --config content/triage/triage.toml --out out/")]
+    Triage(triage::TriageArgs),
+    /// Build an attack scenario from real captures with ground truth, and measure triage output against it.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +100,8 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run_demo(a),
         Command::Normalize(a) => normalize::run_normalize(a, cli.quiet),
         Command::Test(c) => normalize::run_test(c),
+        Command::Triage(a) => triage::run(a, cli.quiet),
+        Command::Scenario(c) => scenario::run(c, cli.quiet),
     };
     match result {
         Ok(code) => code,

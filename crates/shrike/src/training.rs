@@ -39,6 +39,14 @@ pub enum TrainCommand {
   shrike train email --algorithm random-forest --input phishing=phish/ --input ham=ham.mbox --out rf.json
   shrike train email --index ../shared/data/email/index.tsv --exclude-source phishing_pot --out models/email-commercial.json")]
     Email(TrainEmailArgs),
+    /// Train the endpoint model on Mordor captures (event labels derived from the attack tooling's process trees).
+    Endpoint(crate::domain_train::endpoint::EndpointArgs),
+    /// Train the network flow model on NSL-KDD traffic features.
+    Network(crate::domain_train::network::NetworkArgs),
+    /// Train the cloud model on the labelled Panther samples and Mordor's attacker CloudTrail.
+    Cloud(crate::domain_train::cloud::CloudArgs),
+    /// Learn the stacked fusion weights from analyst dispositions (the case store's feedback export).
+    Fusion(crate::domain_train::fusion::FusionArgs),
 }
 
 /// Where the labelled data comes from and how it is split.
@@ -472,7 +480,13 @@ fn labels(samples: &[Sample], rows: &[usize]) -> Vec<f32> {
 
 /// Runs `shrike train`.
 pub fn run_train(cmd: TrainCommand, quiet: bool) -> Result<ExitCode> {
-    let TrainCommand::Email(args) = cmd;
+    let args = match cmd {
+        TrainCommand::Email(args) => args,
+        TrainCommand::Endpoint(a) => return crate::domain_train::endpoint::run(a, quiet),
+        TrainCommand::Network(a) => return crate::domain_train::network::run(a, quiet),
+        TrainCommand::Cloud(a) => return crate::domain_train::cloud::run(a, quiet),
+        TrainCommand::Fusion(a) => return crate::domain_train::fusion::run(a, quiet),
+    };
     let test_from = parse_day(&args.data.test_from)?;
     let data = load(&args.data, quiet)?;
     let sp = split(&data.samples, test_from, args.data.valid_fraction)?;

@@ -1,0 +1,1 @@
+//! The cloud model (being written: see the module docs of [`super`]).

@@ -1,0 +1,1 @@
+//! The endpoint model (being written: see the module docs of [`super`]).

@@ -1,0 +1,53 @@
+//! One scoring model per telemetry domain.
+//!
+//! Each domain model owns a feature schema (a `shrike_score::FeatureSchema`, fingerprinted into
+//! its model file), a *stateful* feature extractor (per-host, per-principal and per-service
+//! history: rarity, counts and error rates over recent events) and a `shrike_score::Scorer`.
+//! Training (`shrike train endpoint|network|cloud`) runs the very same extractor over the
+//! training stream in time order, so serving computes each feature exactly as training did.
+//!
+//! - [`endpoint`]: process lineage and parent–child rarity, LOLBins, command-line obfuscation and
+//!   entropy, LSASS access, persistence locations, privilege, rarity on the host.
+//! - [`network`]: a flow model over connection records (NSL-KDD-style traffic features computed
+//!   from the stream) and Suricata alert triage.
+//! - [`cloud`]: CloudTrail and GuardDuty (API rarity per principal, new region / user agent /
+//!   source IP, failed calls, IAM and logging changes, MFA).
+
+use serde_json::Value;
+
+use crate::alert::{Domain, Hit, ModelScore};
+
+pub mod cloud;
+pub mod endpoint;
+pub mod network;
+
+/// A model that scores the events of one domain.
+///
+/// `score` both *observes* the event (updates the extractor's history) and scores it against
+/// the history *before* it, so calling it once per event in time order is the whole contract.
+/// Events the model does not cover (another domain, a class it has no features for) give `None`
+/// and leave the state untouched.
+pub trait DomainModel: Send {
+    /// The domain it covers.
+    fn domain(&self) -> Domain;
+    /// Model id and version (`shrike-endpoint-gbdt`, `2026.11.24`).
+    fn id(&self) -> (&str, &str);
+    /// The calibrated probability at or above which a scored event becomes an alert on its own.
+    fn alert_threshold(&self) -> f64;
+    /// Observes and scores one event; `hits` are the detectors that matched it (some models use
+    /// them as features, e.g. Suricata signature severity). `n_reasons` = 0 skips TreeSHAP.
+    fn score(&mut self, event: &Value, hits: &[Hit], n_reasons: usize) -> Option<ModelScore>;
+    /// Approximate bytes of history held (for memory reporting).
+    fn state_bytes(&self) -> usize;
+}
+
+/// The verdict name for a probability against a model's alert and suspicious thresholds.
+pub fn verdict_of(probability: f64, alert: f64, suspicious: f64) -> &'static str {
+    if probability >= alert {
+        "alert"
+    } else if probability >= suspicious {
+        "suspicious"
+    } else {
+        "benign"
+    }
+}

@@ -1,0 +1,1 @@
+//! The network model (being written: see the module docs of [`super`]).

@@ -1,0 +1,1 @@
+//! Sigma rules over OCSF events (being written).

@@ -1,0 +1,1 @@
+//! Per-entity correlation and fusion (being written).
