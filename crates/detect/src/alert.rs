@@ -59,8 +59,7 @@ impl Domain {
         if p.contains("vpc flow") {
             return Domain::Network;
         }
-        if p.contains("cloudtrail") || p.contains("guardduty") || class == 6003 || class == 3005
-        {
+        if p.contains("cloudtrail") || p.contains("guardduty") || class == 6003 || class == 3005 {
             return Domain::Cloud;
         }
         if p.contains("suricata") || p.contains("zeek") {

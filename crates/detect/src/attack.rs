@@ -193,7 +193,11 @@ mod tests {
     #[test]
     fn embedded_table_has_the_enterprise_kill_chain() {
         let t = AttackTable::embedded();
-        let names: Vec<&str> = t.kill_chain().iter().map(|t| t.shortname.as_str()).collect();
+        let names: Vec<&str> = t
+            .kill_chain()
+            .iter()
+            .map(|t| t.shortname.as_str())
+            .collect();
         assert_eq!(names.first(), Some(&"reconnaissance"));
         assert_eq!(names.last(), Some(&"impact"));
         assert_eq!(names.len(), 14);

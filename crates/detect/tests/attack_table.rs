@@ -5,7 +5,8 @@ use std::path::Path;
 
 use shrike_detect::attack::{AttackTable, Technique, EMBEDDED_TSV};
 
-const HEADER: &str = "# MITRE ATT&CK Enterprise v18.1: tactics in kill-chain order, then techniques.\n\
+const HEADER: &str =
+    "# MITRE ATT&CK Enterprise v18.1: tactics in kill-chain order, then techniques.\n\
 # Compiled from ../shared/data/attack/enterprise-attack.json.gz (mitre/cti STIX 2.0) by\n\
 # `SHRIKE_BLESS=1 cargo test -p shrike-detect --test attack_table`. ATT&CK is a trademark of\n\
 # The MITRE Corporation; license in content/attack/LICENSE.txt.\n";
@@ -40,7 +41,8 @@ fn bundled_table_matches_the_attack_bundle() {
         "{HEADER}{}",
         AttackTable::from_parts(tactics, techniques).to_tsv()
     );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../content/attack/enterprise-attack.tsv");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../content/attack/enterprise-attack.tsv");
     if std::env::var_os("SHRIKE_BLESS").is_some() {
         std::fs::write(&path, &compiled).expect("writing the table");
         return;

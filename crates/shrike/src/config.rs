@@ -91,6 +91,10 @@ pub struct SoarConfig {
     /// Outbound deliveries (signed webhook, XSOAR, Splunk SOAR, TheHive).
     #[serde(default)]
     pub outbound: Vec<crate::outbound::OutboundConfig>,
+    /// The detection and fusion stages of `shrike triage` on live input (`POST /v1/events`):
+    /// a triage configuration file (TOML, as `shrike triage --config`); absent: `/v1/events`
+    /// answers 404 `fusion_disabled`.
+    pub fusion: Option<PathBuf>,
 }
 
 /// VirusTotal settings of `[soar.virustotal]`.

@@ -67,7 +67,7 @@ impl Endpoint {
             "/healthz" => Endpoint::Healthz,
             "/readyz" => Endpoint::Readyz,
             "/metrics" => Endpoint::Metrics,
-            "/v1/alerts" => Endpoint::Alerts,
+            "/v1/alerts" | "/v1/events" => Endpoint::Alerts,
             "/v1/queues" | "/v1/tickets" | "/v1/actions" | "/v1/feedback" => Endpoint::Analyst,
             p if p.starts_with("/v1/tickets/") || p.starts_with("/v1/actions/") => {
                 Endpoint::Analyst

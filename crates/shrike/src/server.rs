@@ -197,6 +197,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route_layer(guard(None));
     let ingest = Router::new()
         .route("/v1/alerts", post(crate::soar::ingest_alerts))
+        .route("/v1/events", post(crate::soar::ingest_events))
         .route_layer(guard(Some(Role::Ingest)));
     let analyst = crate::analyst::routes().route_layer(guard(Some(Role::Analyst)));
     let admin = crate::analyst::admin_routes().route_layer(guard(Some(Role::Admin)));

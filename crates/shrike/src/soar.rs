@@ -109,6 +109,8 @@ pub struct Soar {
     outbound: Arc<Outbound>,
     dedup_window_ms: i64,
     quarantine: Option<Mutex<std::fs::File>>,
+    /// Detection, scoring and fusion on live events (`POST /v1/events`), when configured.
+    pub stages: Option<Mutex<crate::triage::Stages>>,
     /// Counters.
     pub stats: SoarStats,
 }
@@ -138,6 +140,7 @@ impl Soar {
             outbound: Arc::new(outbound),
             dedup_window_ms,
             quarantine: None,
+            stages: None,
             stats: SoarStats::default(),
         })
     }
@@ -240,7 +243,26 @@ impl Soar {
                 .with_context(|| format!("dedup_window {w:?} is not a duration (30m, 1h, 2d)"))?,
             None => 3_600_000,
         };
-        let soar = Soar::new(cases, playbooks, Arc::new(enricher), outbound, window)?;
+        let mut soar = Soar::new(cases, playbooks, Arc::new(enricher), outbound, window)?;
+        if let Some(path) = &cfg.fusion {
+            let tcfg = crate::triage::TriageConfig::load(path)?;
+            let mut inventory = shrike_triage::assets::Inventory::new();
+            for p in &cfg.assets {
+                inventory
+                    .load_path(p, shrike_triage::assets::InputFormat::Auto)
+                    .with_context(|| format!("loading assets {}", p.display()))?;
+            }
+            let mut summary = crate::triage::TriageSummary::default();
+            let stages =
+                crate::triage::Stages::build(&tcfg, Arc::new(inventory), &mut summary, false)
+                    .with_context(|| format!("starting fusion from {}", path.display()))?;
+            tracing::info!(
+                "live fusion: {} Sigma rules, strategy {}",
+                summary.sigma_rules,
+                summary.strategy
+            );
+            soar.stages = Some(Mutex::new(stages));
+        }
         match &cfg.quarantine {
             Some(q) => soar.with_quarantine(q),
             None => Ok(soar),
@@ -560,31 +582,10 @@ pub async fn ingest_alerts(
             "the request body is empty",
         );
     }
-    let mut opts = DecodeOptions::default();
-    if let Some(s) = &q.source {
-        match Source::parse(s) {
-            Some(src) => opts.source = Some(src),
-            None => {
-                return api_error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_source",
-                    format!("unknown source {s:?}"),
-                )
-            }
-        }
-    }
-    if let Some(f) = &q.format {
-        match Format::parse(f) {
-            Some(fmt) => opts.format = fmt,
-            None => {
-                return api_error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_format",
-                    format!("unknown format {f:?}"),
-                )
-            }
-        }
-    }
+    let opts = match decode_options(&q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
     let received_ms = shrike_triage::db::now_ms();
     // Decode and normalize (CPU-bound) off the async workers.
     let soar2 = soar.clone();
@@ -667,6 +668,172 @@ pub async fn ingest_alerts(
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
     }
+}
+
+/// `POST /v1/events` (role `ingest`): telemetry or OCSF events through the detection, scoring
+/// and fusion stages of `shrike triage`; entities crossing the routing threshold become entity
+/// risk findings that run through the playbooks into the case store. One result per record.
+/// Events must arrive roughly in event-time order: one behind the fusion watermark is counted
+/// `late` and not fused.
+pub async fn ingest_events(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<AlertQuery>,
+    body: Body,
+) -> Response {
+    let Some(soar) = st.soar().cloned() else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "soar_disabled",
+            "alert triage is off: add a [soar] section to the serve configuration",
+        );
+    };
+    if soar.stages.is_none() {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "fusion_disabled",
+            "live fusion is off: set [soar] fusion = \"<triage config>.toml\"",
+        );
+    }
+    let bytes = match axum::body::to_bytes(body, st.max_body_bytes()).await {
+        Ok(b) if b.trim_ascii().is_empty() => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "empty_body",
+                "the request body is empty",
+            )
+        }
+        Ok(b) => b,
+        Err(_) => {
+            return api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body exceeds {} bytes", st.max_body_bytes()),
+            )
+        }
+    };
+    let opts = match decode_options(&q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let soar2 = soar.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let prepared = prepare(&soar2, &bytes, &opts);
+        if prepared.len() > MAX_ALERTS_PER_REQUEST {
+            return Err(prepared.len());
+        }
+        let mut results = Vec::with_capacity(prepared.len());
+        let mut crossings = Vec::new();
+        let mut summary = crate::triage::TriageSummary::default();
+        let Some(stages) = soar2.stages.as_ref() else {
+            return Ok((results, crossings));
+        };
+        let mut stages = lock(stages);
+        for (index, p) in prepared.into_iter().enumerate() {
+            match p {
+                Err((reason, detail, raw)) => {
+                    soar2.quarantine(index, &reason, &detail, &raw);
+                    results.push(json!({"index": index, "outcome": "rejected",
+                                        "error": {"reason": reason, "detail": detail}}));
+                }
+                Ok(event) => {
+                    let mut ev = crate::triage::Ev::new(event);
+                    stages.detect(&mut ev);
+                    let late_before = summary.late_alerts;
+                    match stages.score_fuse(&ev, &mut summary) {
+                        None => results.push(json!({"index": index, "outcome": "no_alert"})),
+                        Some(out) => {
+                            let late = summary.late_alerts > late_before;
+                            results.push(json!({
+                                "index": index,
+                                "outcome": if late { "late" } else { "alert" },
+                                "alert_uid": out.alert.uid,
+                                "title": out.alert.title,
+                                "crossings": out.crossings.iter().map(|c| json!({"entity": c.entity, "score": c.score, "level": c.level})).collect::<Vec<_>>(),
+                            }));
+                            crossings.extend(out.crossings);
+                        }
+                    }
+                }
+            }
+        }
+        Ok((results, crossings))
+    })
+    .await;
+    let (mut results, crossings) = match done {
+        Ok(Ok(r)) => r,
+        Ok(Err(n)) => {
+            return api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_events",
+                format!("{n} records in one request; at most {MAX_ALERTS_PER_REQUEST}"),
+            )
+        }
+        Err(e) => {
+            tracing::error!("fusing events: {e}");
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "fusing the events failed",
+            );
+        }
+    };
+    let mut tickets = Vec::new();
+    for report in &crossings {
+        let at = report.crossed_ms.unwrap_or(report.last_alert_ms);
+        let finding = shrike_fusion::detection_finding(report, at);
+        match soar.process(finding, shrike_triage::db::now_ms()).await {
+            Ok(r) => tickets.push(r),
+            Err(e) => {
+                tracing::error!("case store: {e}");
+                let body = json!({"results": results, "tickets": tickets,
+                                  "error": {"code": "store_unavailable", "message": format!("the case store failed ({e}); findings are idempotent by uid: retry the request")}});
+                return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+            }
+        }
+    }
+    let count = |o: &str| results.iter().filter(|r| r["outcome"] == o).count();
+    let body = json!({
+        "count": results.len(),
+        "alerts": count("alert"),
+        "late": count("late"),
+        "no_alert": count("no_alert"),
+        "rejected": count("rejected"),
+        "findings": crossings.len(),
+        "tickets": tickets,
+        "results": std::mem::take(&mut results),
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// `source` and `format` query parameters as decode options (400 naming a bad value).
+#[allow(clippy::result_large_err)] // the error is the finished 400 response
+fn decode_options(q: &AlertQuery) -> std::result::Result<DecodeOptions, Response> {
+    let mut opts = DecodeOptions::default();
+    if let Some(s) = &q.source {
+        match Source::parse(s) {
+            Some(src) => opts.source = Some(src),
+            None => {
+                return Err(api_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_source",
+                    format!("unknown source {s:?}"),
+                ))
+            }
+        }
+    }
+    if let Some(f) = &q.format {
+        match Format::parse(f) {
+            Some(fmt) => opts.format = fmt,
+            None => {
+                return Err(api_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_format",
+                    format!("unknown format {f:?}"),
+                ))
+            }
+        }
+    }
+    Ok(opts)
 }
 
 type Prepared = std::result::Result<Value, (String, String, Vec<u8>)>;

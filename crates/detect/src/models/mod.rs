@@ -35,7 +35,9 @@ pub trait DomainModel: Send {
     /// The calibrated probability at or above which a scored event becomes an alert on its own.
     fn alert_threshold(&self) -> f64;
     /// Observes and scores one event; `hits` are the detectors that matched it (some models use
-    /// them as features, e.g. Suricata signature severity). `n_reasons` = 0 skips TreeSHAP.
+    /// them as features, e.g. Suricata signature severity). Up to `n_reasons` reasons are
+    /// computed only when the event becomes an alert (probability at or above the alert
+    /// threshold, or `hits` non-empty): TreeSHAP costs about a hundred times the score.
     fn score(&mut self, event: &Value, hits: &[Hit], n_reasons: usize) -> Option<ModelScore>;
     /// Approximate bytes of history held (for memory reporting).
     fn state_bytes(&self) -> usize;

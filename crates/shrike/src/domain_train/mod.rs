@@ -238,8 +238,7 @@ pub fn train_domain(
             .map(|&i| shrike_score::ensemble::apply_link(link, compiled.raw(&samples[i].features)))
             .collect()
     };
-    let labels =
-        |rows: &[usize]| -> Vec<f32> { rows.iter().map(|&i| samples[i].label).collect() };
+    let labels = |rows: &[usize]| -> Vec<f32> { rows.iter().map(|&i| samples[i].label).collect() };
     let (raw_valid, y_valid) = (raw(&valid_rows), labels(&valid_rows));
     let (vp, vn) = class_counts(samples, &valid_rows);
     let ones = vec![1.0f32; y_valid.len()];

@@ -511,6 +511,10 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PlaybookError>
 /// The bundled playbooks (`content/playbooks`), compiled in: (path, text).
 pub const EMBEDDED_PLAYBOOKS: &[(&str, &str)] = &[
     (
+        "content/playbooks/entity-risk.yaml",
+        include_str!("../../../../content/playbooks/entity-risk.yaml"),
+    ),
+    (
         "content/playbooks/c2-network.yaml",
         include_str!("../../../../content/playbooks/c2-network.yaml"),
     ),

@@ -1,1 +1,0 @@
-//! The cloud model (being written: see the module docs of [`super`]).

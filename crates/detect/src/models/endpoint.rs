@@ -1,1 +1,0 @@
-//! The endpoint model (being written: see the module docs of [`super`]).
