@@ -1,4 +1,6 @@
 //! `Fuser::observe` throughput on 100k synthetic entities, and the measured bytes per entity.
+//! Every rule fires on every 50th entity, so the prevalence discount is exercised at full
+//! spread (2,000+ entities per rule).
 //!
 //! Run: `cargo bench -p shrike-fusion --bench fusion`
 
@@ -72,13 +74,16 @@ fn bench(c: &mut Criterion) {
     let s = fuser.stats();
     println!(
         "fusion state: {} live entities; size_of state {} B; hot {:.1} B/entity (map + keys); \
-         side {:.1} B/entity (alert strings, aliases); total {:.1} B/entity; {} side entries",
+         side {:.1} B/entity (alert strings, aliases); total {:.1} B/entity; {} side entries; \
+         prevalence table {} rules, {} B",
         s.entities_live,
         s.state_bytes,
         s.hot_bytes_per_entity,
         s.side_bytes_per_entity,
         s.hot_bytes_per_entity + s.side_bytes_per_entity,
-        s.side_entries
+        s.side_entries,
+        s.prevalence_rules,
+        s.prevalence_bytes
     );
     let mut g = c.benchmark_group("fusion");
     g.throughput(Throughput::Elements(1));

@@ -33,6 +33,12 @@ fn run() -> Result<(), String> {
         cfg.strategy = serde_json::from_value::<StrategyKind>(Value::String(s.clone()))
             .map_err(|e| format!("strategy {s}: {e}"))?;
     }
+    if let Some(a) = std::env::var("REPLAY_ALPHA")
+        .ok()
+        .and_then(|a| a.parse().ok())
+    {
+        cfg.prevalence_alpha = a;
+    }
     let mut crit: HashMap<String, u8> = HashMap::new();
     let mut statics: Vec<(String, String)> = Vec::new();
     if let Some(p) = args.get(2) {
@@ -123,11 +129,20 @@ fn run() -> Result<(), String> {
         .map(|r| (r.entity.kind_str().to_owned(), r.entity.key.clone()))
         .collect();
     let mut by_live = reports.clone();
-    by_live.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.entity.cmp(&b.entity)));
+    by_live.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.entity.cmp(&b.entity))
+    });
     let by_live: Vec<(String, String)> = by_live
         .iter()
         .map(|r| (r.entity.kind_str().to_owned(), r.entity.key.clone()))
         .collect();
+    for (k, key) in &attacked {
+        if !routed.iter().any(|e| e.kind_str() == k && &e.key == key) {
+            println!("attacked, not routed: {k} {key}");
+        }
+    }
     let attacked_routed = attacked
         .iter()
         .filter(|(k, key)| routed.iter().any(|e| e.kind_str() == k && &e.key == key))
@@ -145,7 +160,10 @@ fn run() -> Result<(), String> {
         r.sort_unstable();
         println!("ranks of attacked entities by {name}: {r:?}");
         for (e, k) in ranks {
-            println!("  {e}: {}", k.map_or("absent".to_owned(), |x| x.to_string()));
+            println!(
+                "  {e}: {}",
+                k.map_or("absent".to_owned(), |x| x.to_string())
+            );
         }
     };
     show("reports() order", rank_of(&by_report));

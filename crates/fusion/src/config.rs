@@ -268,7 +268,10 @@ impl FusionConfig {
             }
         }
         if !self.prevalence_alpha.is_finite() || !(0.0..=100.0).contains(&self.prevalence_alpha) {
-            return Err(FusionError::config("prevalence_alpha", "must be in [0, 100]"));
+            return Err(FusionError::config(
+                "prevalence_alpha",
+                "must be in [0, 100]",
+            ));
         }
         if !self.sum_threshold.is_finite() || self.sum_threshold <= 0.0 {
             return Err(FusionError::config("sum_threshold", "must be > 0"));

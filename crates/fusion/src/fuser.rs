@@ -83,7 +83,7 @@ pub struct Contribution {
     pub kind: String,
     /// Source (`sigma`, `endpoint`, …) or, for terms, the term (`prior`, `kill_chain`).
     pub source: String,
-    /// Rule: Sigma rule id, `product:signature`, model id or intel indicator.
+    /// Rule: Sigma rule id, `product:signature`, `model id: alert title` or intel indicator.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rule: String,
     /// Uid of the strongest alert of the rule.
@@ -299,6 +299,20 @@ fn clean_p(p: f64) -> Option<f64> {
     } else {
         Some(p.clamp(0.0, 1.0))
     }
+}
+
+/// Most evidence a source's folded remainder counts (log-odds units): about one
+/// high-severity detection. The remainder has no per-rule repeat cap (it keeps no rules), so
+/// without this bound hundreds of repeats of rules beyond the top-K would add up linearly.
+pub const REST_CAP: f64 = 5.0;
+
+/// Soft cap of a folded remainder: `REST_CAP * (1 - e^(-x / REST_CAP))`: `x` when small,
+/// never above [`REST_CAP`], monotone (so decay still only lowers it).
+fn rest_cap(x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 {
+        return 0.0;
+    }
+    REST_CAP * (-(-x / REST_CAP).exp_m1())
 }
 
 /// Rule of a model item: the model id and the alert's title (which names the process, API or
@@ -705,7 +719,7 @@ impl Fuser {
             });
         }
         for (i, r) in st.rest.iter().enumerate() {
-            let e = f64::from(*r) * d;
+            let e = rest_cap(f64::from(*r) * d);
             if e > 0.0 {
                 if let Some(p) = per_source.get_mut(i) {
                     *p += e;

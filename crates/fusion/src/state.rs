@@ -6,7 +6,7 @@
 //! folded in); an alert older than `t_ref` is decayed to `t_ref` before it is added, so the sums
 //! do not depend on arrival order (up to float rounding) while at most [`TOP_K`] distinct
 //! (source, rule) pairs are live. Layout: 168 bytes (see `docs/fusion.md` for the budget); the
-//! peak score fits in what was padding (an i16 milli-logit-ish and a u32 age).
+//! peak score fits in what was padding (an i16 in 1/800 logit and a u32 age).
 
 use serde::{Deserialize, Serialize};
 

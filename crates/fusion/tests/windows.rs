@@ -151,6 +151,10 @@ proptest! {
         for r in f.reports() {
             prop_assert!(r.score.is_finite() && (0.0..=1.0).contains(&r.score));
             prop_assert!(r.contributions.iter().all(|c| c.share.is_finite() && c.weight.is_finite()));
+            // Prevalence discounts are in (0, 1]; the peak is a score.
+            prop_assert!(r.contributions.iter().filter_map(|c| c.discount).all(|d| d > 0.0 && d <= 1.0));
+            prop_assert!(r.peak_score.is_finite() && (0.0..=1.0).contains(&r.peak_score));
+            prop_assert!(r.peak_ms >= r.first_alert_ms && r.peak_ms <= r.last_alert_ms);
             // No new alerts: the score never increases as event time advances.
             let mut prev = f.score_at(&r.entity, now).unwrap();
             for step in 1..30 {
@@ -224,7 +228,11 @@ proptest! {
         run(&mut a, &specs);
         let snap = a.snapshot();
         let mut b = Fuser::restore(cfg(k), &snap).unwrap();
-        prop_assert_eq!(b.snapshot(), snap);
+        prop_assert_eq!(&b.snapshot(), &snap);
+        // The prevalence table is part of the snapshot.
+        let v: serde_json::Value = serde_json::from_slice(&snap).unwrap();
+        prop_assert!(v["prevalence"]["rules"].as_object().is_some_and(|m| !m.is_empty()));
+        prop_assert_eq!(a.stats().prevalence_rules, b.stats().prevalence_rules);
         // Both continue identically.
         let t = a.clock_ms().unwrap();
         for (i, s) in more.iter().enumerate() {

@@ -396,6 +396,97 @@ fn read_ocsf(
     Ok(())
 }
 
+/// A parsed line, or why it is not an OCSF event (with its bytes, for the quarantine).
+type StreamItem = std::result::Result<Ev, (String, Vec<u8>)>;
+
+/// Streams an OCSF NDJSON file: a reader thread cuts it into blocks of whole lines, `threads`
+/// workers parse and detect each block, and `f` receives the blocks in file order (each block
+/// stably ordered by event time). Bounded memory: a few blocks in flight.
+fn stream_ocsf(
+    path: &Path,
+    threads: usize,
+    det: &Detector,
+    mut f: impl FnMut(Vec<StreamItem>) -> Result<()>,
+) -> Result<()> {
+    use std::sync::mpsc::sync_channel;
+    use std::sync::Mutex;
+    const BLOCK_BYTES: usize = 4 << 20;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let workers = threads.max(1);
+    std::thread::scope(|s| -> Result<()> {
+        let (work_tx, work_rx) = sync_channel::<(u64, Vec<u8>)>(workers * 2);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = sync_channel::<(u64, Vec<StreamItem>)>(workers * 2);
+        for _ in 0..workers {
+            let rx = work_rx.clone();
+            let tx = done_tx.clone();
+            s.spawn(move || loop {
+                let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok((seq, block)) = job else { break };
+                let mut items: Vec<StreamItem> = block
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                    .map(|l| match serde_json::from_slice::<Value>(l) {
+                        Ok(v) if v.get("class_uid").is_some_and(Value::is_u64) => {
+                            let mut ev = Ev::new(v);
+                            det.detect(&mut ev);
+                            Ok(ev)
+                        }
+                        Ok(_) => Err(("not an OCSF event (no class_uid)".into(), l.to_vec())),
+                        Err(e) => Err((format!("not JSON: {e}"), l.to_vec())),
+                    })
+                    .collect();
+                items.sort_by_key(|i| i.as_ref().map_or(i64::MIN, |e| e.time_ms));
+                if tx.send((seq, items)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(done_tx);
+        drop(work_rx);
+        let reading = s.spawn(move || -> std::io::Result<()> {
+            let mut seq = 0u64;
+            loop {
+                let mut block = Vec::with_capacity(BLOCK_BYTES + (64 << 10));
+                while block.len() < BLOCK_BYTES {
+                    if reader.read_until(b'\n', &mut block)? == 0 {
+                        break;
+                    }
+                }
+                if block.is_empty() || work_tx.send((seq, block)).is_err() {
+                    return Ok(());
+                }
+                seq += 1;
+            }
+        });
+        let mut next = 0u64;
+        let mut pending: BTreeMap<u64, Vec<StreamItem>> = BTreeMap::new();
+        let mut failed: Option<anyhow::Error> = None;
+        for (seq, items) in done_rx.iter() {
+            pending.insert(seq, items);
+            while let Some(items) = pending.remove(&next) {
+                next += 1;
+                if let Err(e) = f(items) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+        }
+        drop(done_rx);
+        let read = reading
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.with_context(|| format!("reading {}", path.display()))
+    })
+}
+
 /// The domain models in use.
 struct Models {
     endpoint: Box<dyn DomainModel>,
@@ -524,10 +615,12 @@ fn make_alert(
         (Some(h), _, _) => (h.title.clone(), h.severity_id),
         (None, Some(s), _) if model_alert => (
             format!(
-                "{} model: suspicious {} event",
+                "{} model: suspicious {} {}",
                 domain.as_str(),
-                class_name(event)
-            ),
+                class_name(event),
+                subject_of(event)
+            )
+            .replace("  ", " "),
             severity_of_probability(s.probability),
         ),
         (None, _, Some((c, what))) => (
@@ -570,6 +663,26 @@ fn make_alert(
     })
 }
 
+/// What a model alert is about, for its title (fusion keys a model alert's prevalence on the
+/// title, so one false-positive pattern across the fleet is discounted as one rule): the
+/// process, the API call, or the destination service.
+fn subject_of(event: &Value) -> String {
+    let s = |p: &str| event.pointer(p).and_then(Value::as_str);
+    if let Some(v) = s("/process/file/name").or_else(|| s("/actor/process/file/name")) {
+        return v.to_ascii_lowercase();
+    }
+    if let Some(op) = s("/api/operation") {
+        return match s("/api/service/name") {
+            Some(svc) => format!("{svc} {op}"),
+            None => op.to_string(),
+        };
+    }
+    match event.pointer("/dst_endpoint/port").and_then(Value::as_u64) {
+        Some(port) => format!("to port {port}"),
+        None => String::new(),
+    }
+}
+
 fn class_name(event: &Value) -> &'static str {
     match event.get("class_uid").and_then(Value::as_u64).unwrap_or(0) {
         1001 => "file",
@@ -580,11 +693,12 @@ fn class_name(event: &Value) -> &'static str {
         4003 => "dns",
         6003 => "api",
         2004 => "detection",
-        _ => "",
+        _ => "event",
     }
 }
 
 /// The stateless detectors (Sigma, vendor detections): shared by threads.
+#[derive(Clone)]
 pub struct Detector {
     sigma: Option<Arc<SigmaRules>>,
 }
@@ -787,34 +901,6 @@ pub fn run_pipeline(opts: &TriageOptions, quiet: bool) -> Result<TriageSummary> 
     let inventory = Arc::new(inventory);
     let mut stages = Stages::build(cfg, inventory.clone(), &mut summary, quiet)?;
 
-    // 1. Read.
-    let t = Instant::now();
-    let mut events = read_inputs(&opts.inputs, cfg.threads, &mut quarantine, &mut summary)?;
-    events.sort_by_key(|e| e.time_ms);
-    summary.events = events.len() as u64;
-    summary
-        .stage_ms
-        .insert("read".into(), t.elapsed().as_millis() as u64);
-
-    // 2. Detect (stateless: split across threads).
-    let t = Instant::now();
-    let chunk = events.len().div_ceil(cfg.threads.max(1)).max(1);
-    std::thread::scope(|s| {
-        for part in events.chunks_mut(chunk) {
-            let det = &stages.detector;
-            s.spawn(move || {
-                for ev in part {
-                    det.detect(ev);
-                }
-            });
-        }
-    });
-    summary
-        .stage_ms
-        .insert("detect".into(), t.elapsed().as_millis() as u64);
-
-    // 3–4. Score and fuse, in event-time order.
-    let t = Instant::now();
     let alerts_path = opts.out.join("alerts.ndjson");
     let mut alerts_out = BufWriter::new(
         std::fs::File::create(&alerts_path)
@@ -822,21 +908,80 @@ pub fn run_pipeline(opts: &TriageOptions, quiet: bool) -> Result<TriageSummary> 
     );
     let mut crossings: Vec<EntityReport> = Vec::new();
     let mut line = Vec::with_capacity(4096);
-    for ev in &events {
-        let Some(out) = stages.score_fuse(ev, &mut summary) else {
-            continue;
-        };
-        crossings.extend(out.crossings);
-        line.clear();
-        serde_json::to_writer(&mut line, &out.alert_json)?;
-        line.push(b'\n');
-        alerts_out.write_all(&line)?;
+    let mut sink = |stages: &mut Stages, ev: &Ev, summary: &mut TriageSummary| -> Result<()> {
+        if let Some(out) = stages.score_fuse(ev, summary) {
+            crossings.extend(out.crossings);
+            line.clear();
+            serde_json::to_writer(&mut line, &out.alert_json)?;
+            line.push(b'\n');
+            alerts_out.write_all(&line)?;
+        }
+        Ok(())
+    };
+    let t = Instant::now();
+    if opts.inputs.iter().all(|p| is_ocsf_ndjson(p)) {
+        // OCSF NDJSON: streamed in file order (parse and detect on worker threads, score and
+        // fuse here, in order); events must be time-ordered within the allowed lateness.
+        for path in &opts.inputs {
+            stream_ocsf(path, cfg.threads, &stages.detector.clone(), |batch| {
+                for item in batch {
+                    match item {
+                        Ok(ev) => {
+                            summary.records += 1;
+                            summary.events += 1;
+                            sink(&mut stages, &ev, &mut summary)?;
+                        }
+                        Err((why, raw)) => {
+                            summary.records += 1;
+                            quarantine(
+                                "read/not_ocsf",
+                                json!({"stage": "read", "reason": "not_ocsf",
+                                       "detail": format!("{}: {why}", path.display()),
+                                       "raw": String::from_utf8_lossy(&raw[..raw.len().min(64 << 10)])}),
+                            );
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        summary.stage_ms.insert(
+            "read_detect_score_fuse".into(),
+            t.elapsed().as_millis() as u64,
+        );
+    } else {
+        // Raw telemetry: normalize everything, order by event time, detect on all threads,
+        // then score and fuse in order.
+        let mut events = read_inputs(&opts.inputs, cfg.threads, &mut quarantine, &mut summary)?;
+        events.sort_by_key(|e| e.time_ms);
+        summary.events = events.len() as u64;
+        summary
+            .stage_ms
+            .insert("read".into(), t.elapsed().as_millis() as u64);
+        let t = Instant::now();
+        let chunk = events.len().div_ceil(cfg.threads.max(1)).max(1);
+        std::thread::scope(|s| {
+            for part in events.chunks_mut(chunk) {
+                let det = &stages.detector;
+                s.spawn(move || {
+                    for ev in part {
+                        det.detect(ev);
+                    }
+                });
+            }
+        });
+        summary
+            .stage_ms
+            .insert("detect".into(), t.elapsed().as_millis() as u64);
+        let t = Instant::now();
+        for ev in &events {
+            sink(&mut stages, ev, &mut summary)?;
+        }
+        summary
+            .stage_ms
+            .insert("score_fuse".into(), t.elapsed().as_millis() as u64);
     }
     alerts_out.flush()?;
-    summary
-        .stage_ms
-        .insert("score_fuse".into(), t.elapsed().as_millis() as u64);
-    drop(events);
 
     // 5. Route the crossings through the playbooks into the case store.
     let t = Instant::now();

@@ -283,7 +283,8 @@ fn evaluator_math_on_fixtures() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("log_odds");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    // 200 entities: ws-0001 ranks 1st, alice ties at 2nd with a background host (both rank 2),
+    // 200 entities: ws-0001 ranks 1st, alice ties with a background host for 2nd-3rd (ranked
+    // pessimistically: 3rd),
     // the attacked IP has no report at all.
     let mut reports = vec![
         json!({"entity": {"kind": "host", "key": "ws-0001"}, "score": 0.99, "level": "critical",
@@ -328,15 +329,15 @@ fn evaluator_math_on_fixtures() {
     assert_eq!(host.time_to_threshold_ms, Some(90_000));
     assert!(host.crossed && host.ticketed);
     let user = &r.per_entity[1];
-    assert_eq!(user.rank, Some(2), "ties share the better rank");
-    assert_eq!(user.percentile, Some(1.0));
+    assert_eq!(user.rank, Some(3), "ties count against the attacked entity");
+    assert_eq!(user.percentile, Some(1.5));
     assert_eq!(user.time_to_threshold_ms, Some(300_000));
     let ip = &r.per_entity[2];
     assert_eq!(
         (ip.rank, ip.percentile, ip.crossed, ip.ticketed),
         (None, None, false, false)
     );
-    assert_eq!(r.in_top_1pct, 2);
+    assert_eq!(r.in_top_1pct, 1);
     assert_eq!(r.crossed, 2);
     // Tickets: 2 attacked, 1 false (ws-0100), 1 incidental (dc-01, not counted).
     assert_eq!(
@@ -364,7 +365,7 @@ fn evaluator_math_on_fixtures() {
     assert_eq!(ev.runs[1].alerts, 7);
     assert_eq!(ev.runs[1].reduction, Some(1.0 - 4.0 / 7.0));
     let md = report_markdown(&ev);
-    assert!(md.contains("| log_odds | 200 | 2/3 | missing |"), "{md}");
+    assert!(md.contains("| log_odds | 200 | 1/3 | missing |"), "{md}");
     assert!(md.contains("| sum_severity |"));
 
     // A malformed line is an error naming the file and line, not a panic.

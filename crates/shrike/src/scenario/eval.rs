@@ -2,8 +2,9 @@
 //!
 //! Reads `truth.json` and, per triage output directory, `entities.ndjson` (fusion entity
 //! reports), `tickets.ndjson`, `alerts.ndjson` and `summary.json`. Computes, per attacked
-//! entity, its rank by fused score among all entities (competition ranking: 1 + the number of
-//! entities with a strictly higher score) and percentile (rank / entities × 100), whether it
+//! entity, its rank by fused score among all entities (pessimistic ranking: the number of
+//! entities scoring at least as high, itself included, so ties count against it; the score is
+//! the peak fused score when reports carry it) and percentile (rank / entities × 100), whether it
 //! crossed the routing threshold and the time from its first attack event to crossing; per
 //! output, the alerts-to-tickets reduction (1 − tickets / alerts) and ticket precision/recall
 //! (a ticket whose entity is attacked is a hit, one whose entity is incidental is ignored, any
@@ -160,6 +161,45 @@ fn label_of(dir: &Path, summary: Option<&Value>) -> String {
 
 /// Evaluates one triage output directory against the truth.
 pub fn evaluate_dir(truth: &Truth, dir: &Path) -> Result<RunResult> {
+    evaluate_dir_with(truth, dir, &BTreeMap::new())
+}
+
+/// The estate's IP-to-host pairs from the scenario's `assets.csv` (columns `hostname` and
+/// `ips`, `;`- or space-separated): fusion folds an IP the inventory knows into its host, so an
+/// attacked IP is measured through its host's report.
+pub fn ip_hosts(assets_csv: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(assets_csv) else {
+        return out;
+    };
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return out;
+    };
+    let cols: Vec<&str> = header.split(',').collect();
+    let (Some(h), Some(i)) = (
+        cols.iter().position(|c| *c == "hostname"),
+        cols.iter().position(|c| *c == "ips"),
+    ) else {
+        return out;
+    };
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        if let (Some(host), Some(ips)) = (f.get(h), f.get(i)) {
+            for ip in ips.split([';', ' ', '|']).filter(|s| !s.is_empty()) {
+                out.insert(ip.to_string(), host.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// [`evaluate_dir`] with the estate's IP-to-host pairs.
+pub fn evaluate_dir_with(
+    truth: &Truth,
+    dir: &Path,
+    ip_hosts: &BTreeMap<String, String>,
+) -> Result<RunResult> {
     let summary: Option<Value> = match std::fs::read_to_string(dir.join("summary.json")) {
         Ok(s) => Some(serde_json::from_str(&s).context("parsing summary.json")?),
         Err(_) => None,
@@ -177,7 +217,7 @@ pub fn evaluate_dir(truth: &Truth, dir: &Path) -> Result<RunResult> {
     let mut scores: Vec<f64> = Vec::with_capacity(reports.len());
     let mut by_entity: BTreeMap<(String, String), &Value> = BTreeMap::new();
     for r in &reports {
-        let s = r.get("score").and_then(Value::as_f64).unwrap_or(0.0);
+        let s = rank_score(r).unwrap_or(0.0);
         scores.push(s);
         if let Some(k) = entity_of(r) {
             by_entity.entry(k).or_insert(r);
@@ -210,12 +250,31 @@ pub fn evaluate_dir(truth: &Truth, dir: &Path) -> Result<RunResult> {
         }
         ticketed.insert(k);
     }
+    // Time to threshold runs from the story's first attack event (any of its entities).
+    let mut story_first: BTreeMap<&String, i64> = BTreeMap::new();
+    for e in &truth.attacked {
+        for st in &e.stories {
+            let v = story_first.entry(st).or_insert(e.first_ms);
+            *v = (*v).min(e.first_ms);
+        }
+    }
     let mut per_entity = Vec::new();
     for e in &truth.attacked {
         let k = (canon_kind(&e.kind), e.key.clone());
-        let rep = by_entity.get(&k);
-        let score = rep.and_then(|r| r.get("score")).and_then(Value::as_f64);
-        let rank = score.map(|s| 1 + scores.iter().filter(|&&x| x > s).count());
+        let first_ms = e
+            .stories
+            .iter()
+            .filter_map(|st| story_first.get(st).copied())
+            .min()
+            .unwrap_or(e.first_ms);
+        let rep = by_entity.get(&k).or_else(|| {
+            (k.0 == "ip")
+                .then(|| ip_hosts.get(&k.1))
+                .flatten()
+                .and_then(|h| by_entity.get(&("host".to_string(), h.clone())))
+        });
+        let score = rep.and_then(|r| rank_score(r));
+        let rank = score.map(|s| scores.iter().filter(|&&x| x >= s).count().max(1));
         let percentile = rank.map(|r| r as f64 / n.max(1) as f64 * 100.0);
         let crossed_ms = rep
             .and_then(|r| r.get("crossed_ms"))
@@ -232,7 +291,7 @@ pub fn evaluate_dir(truth: &Truth, dir: &Path) -> Result<RunResult> {
             rank,
             percentile,
             crossed,
-            time_to_threshold_ms: crossed_ms.map(|c| c - e.first_ms),
+            time_to_threshold_ms: crossed_ms.map(|c| c - first_ms),
             ticketed: ticketed.contains(&k),
         });
     }
@@ -276,14 +335,27 @@ pub fn evaluate(truth_path: &Path, dirs: &[PathBuf]) -> Result<Evaluation> {
         .with_context(|| format!("reading {}", truth_path.display()))?;
     let truth: Truth =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", truth_path.display()))?;
+    let ips = ip_hosts(&truth_path.with_file_name("assets.csv"));
     let mut runs = Vec::new();
     for d in dirs {
-        runs.push(evaluate_dir(&truth, d).with_context(|| format!("evaluating {}", d.display()))?);
+        runs.push(
+            evaluate_dir_with(&truth, d, &ips)
+                .with_context(|| format!("evaluating {}", d.display()))?,
+        );
     }
     Ok(Evaluation {
         attacked: truth.attacked.len(),
         runs,
     })
+}
+
+/// The score an entity is ranked by: its peak fused score over the run when the report has it
+/// (an attack early in the run must not rank low just because its evidence decayed by the
+/// end), else its final score.
+fn rank_score(r: &Value) -> Option<f64> {
+    r.get("peak_score")
+        .and_then(Value::as_f64)
+        .or_else(|| r.get("score").and_then(Value::as_f64))
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -373,4 +445,57 @@ pub fn report_markdown(ev: &Evaluation) -> String {
         }
     }
     s
+}
+
+/// Writes one simulated disposition per ticket of `triage_dir/tickets.ndjson`, in the case
+/// store's feedback export shape (`ticket_id`, `disposition`, `reason`, `analyst`, `at_ms`,
+/// `entity_kind`, `entity_key`, `alerts[].uid`): `true_positive` when the ticket's entity is
+/// attacked or incidental in the truth, `false_positive` otherwise. Returns (true, false).
+pub fn simulate_feedback(truth_path: &Path, triage_dir: &Path, out: &Path) -> Result<(u64, u64)> {
+    use std::io::Write;
+    let text = std::fs::read_to_string(truth_path)
+        .with_context(|| format!("reading {}", truth_path.display()))?;
+    let truth: Truth =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", truth_path.display()))?;
+    let bad: BTreeSet<(String, String)> = truth
+        .attacked
+        .iter()
+        .chain(&truth.incidental)
+        .map(|e| (canon_kind(&e.kind), e.key.clone()))
+        .collect();
+    let tickets = read_ndjson(&triage_dir.join("tickets.ndjson"))?;
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?,
+    );
+    let (mut tp, mut fp) = (0u64, 0u64);
+    for t in &tickets {
+        let Some(k) = entity_of(t) else { continue };
+        let is_tp = bad.contains(&k);
+        if is_tp {
+            tp += 1;
+        } else {
+            fp += 1;
+        }
+        let alerts: Vec<Value> = t
+            .get("alerts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("uid").cloned())
+            .map(|uid| serde_json::json!({"uid": uid}))
+            .collect();
+        let row = serde_json::json!({
+            "ticket_id": t.get("id"),
+            "disposition": if is_tp { "true_positive" } else { "false_positive" },
+            "reason": "simulated from the scenario ground truth",
+            "analyst": "scenario-truth",
+            "at_ms": t.get("created_ms"),
+            "entity_kind": k.0,
+            "entity_key": k.1,
+            "alerts": alerts,
+        });
+        writeln!(w, "{row}")?;
+    }
+    w.flush()?;
+    Ok((tp, fp))
 }

@@ -35,6 +35,26 @@ pub enum ScenarioCommand {
   shrike scenario compare --scenario /tmp/scenario --out /tmp/compare
   shrike scenario compare --scenario /tmp/scenario --config content/triage/triage.toml --out /tmp/compare")]
     Compare(CompareArgs),
+    /// Simulate analyst dispositions from the ground truth: every ticket of a triage run becomes
+    /// true_positive (its entity was attacked) or false_positive, in the case store's feedback
+    /// export format, to train the stacked fusion weights (`shrike train fusion`).
+    #[command(after_help = "Example:
+  shrike scenario feedback --truth /tmp/train-scenario/truth.json --triage /tmp/train-out --out /tmp/feedback.ndjson")]
+    Feedback(FeedbackArgs),
+}
+
+/// `shrike scenario feedback` arguments.
+#[derive(clap::Args, Debug)]
+pub struct FeedbackArgs {
+    /// The scenario's truth.json.
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// A triage output directory (its tickets.ndjson).
+    #[arg(long)]
+    pub triage: PathBuf,
+    /// Where to write the feedback (NDJSON).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// `shrike scenario build` arguments.
@@ -94,6 +114,14 @@ pub const STRATEGIES: [&str; 4] = ["log_odds", "noisy_or", "stacked", "sum_sever
 /// Runs `shrike scenario`.
 pub fn run(cmd: ScenarioCommand, quiet: bool) -> Result<ExitCode> {
     match cmd {
+        ScenarioCommand::Feedback(a) => {
+            let (tp, fp) = eval::simulate_feedback(&a.truth, &a.triage, &a.out)?;
+            eprintln!(
+                "feedback: {tp} true_positive, {fp} false_positive -> {}",
+                a.out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ScenarioCommand::Build(a) => {
             let started = std::time::Instant::now();
             let opts = build::BuildOptions {
