@@ -1015,19 +1015,32 @@ pub fn run_pipeline(opts: &TriageOptions, quiet: bool) -> Result<TriageSummary> 
             .try_into()
             .unwrap_or(i64::MAX),
     )?);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    summary.findings = crossings.len() as u64;
+    let mut findings = Vec::with_capacity(crossings.len());
     for report in &crossings {
         let at = report.crossed_ms.unwrap_or(report.last_alert_ms);
         let finding = shrike_fusion::detection_finding(report, at);
         serde_json::to_writer(&mut findings_out, &finding)?;
         findings_out.write_all(b"\n")?;
-        rt.block_on(soar.process(finding, at))
-            .map_err(|e| anyhow::anyhow!("case store: {e}"))?;
+        findings.push((finding, at));
     }
+    // The playbooks are async (enrichment may call out): run them on a runtime of their own, on
+    // a thread of their own, so this works from inside a caller's runtime too.
+    let soar2 = soar.clone();
+    std::thread::scope(|sc| {
+        sc.spawn(move || -> Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            for (finding, at) in findings {
+                rt.block_on(soar2.process(finding, at))
+                    .map_err(|e| anyhow::anyhow!("case store: {e}"))?;
+            }
+            Ok(())
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the routing thread panicked"))?
+    })?;
     findings_out.flush()?;
     summary
         .stage_ms
