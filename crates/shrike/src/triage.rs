@@ -1015,6 +1015,7 @@ pub fn run_pipeline(opts: &TriageOptions, quiet: bool) -> Result<TriageSummary> 
             .try_into()
             .unwrap_or(i64::MAX),
     )?);
+    summary.findings = crossings.len() as u64;
     let mut findings = Vec::with_capacity(crossings.len());
     for report in &crossings {
         let at = report.crossed_ms.unwrap_or(report.last_alert_ms);
