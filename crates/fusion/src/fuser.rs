@@ -210,6 +210,8 @@ pub struct Fuser {
     resolver: Resolver,
     criticality: Option<CriticalityFn>,
     counters: Counters,
+    /// Reports of evicted entities, kept when asked ([`Fuser::keep_evicted_reports`]).
+    evicted: Option<Vec<EntityReport>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -370,7 +372,33 @@ impl Fuser {
             resolver: Resolver::default(),
             criticality: None,
             counters: Counters::default(),
+            evicted: None,
         })
+    }
+
+    /// Keeps the final report of every entity evicted from now on (idle, capacity, or expired
+    /// and re-created), for [`Fuser::take_evicted_reports`]: an offline run reports every
+    /// entity it saw, not only those still live at the end.
+    pub fn keep_evicted_reports(mut self) -> Fuser {
+        self.evicted = Some(Vec::new());
+        self
+    }
+
+    /// The reports kept since the last call (empty unless [`Fuser::keep_evicted_reports`]).
+    pub fn take_evicted_reports(&mut self) -> Vec<EntityReport> {
+        self.evicted
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn note_evicted(&mut self, id: &EntityId, st: &EntityState) {
+        if self.evicted.is_some() {
+            let r = self.report_of(id, st, st.t_ref);
+            if let Some(v) = self.evicted.as_mut() {
+                v.push(r);
+            }
+        }
     }
 
     /// Asset criticality 1..5 from the inventory, looked up each time an entity is updated.
@@ -550,6 +578,7 @@ impl Fuser {
             };
             if fresh {
                 if let Some(old) = self.entities.remove(&k) {
+                    self.note_evicted(&id, &old);
                     self.release_state(&old);
                     self.aliases.remove(&id);
                     self.counters.evicted_idle += 1;
@@ -666,6 +695,7 @@ impl Fuser {
             .collect();
         for k in &gone {
             if let Some(st) = self.entities.remove(k) {
+                self.note_evicted(&id_of(k), &st);
                 self.release_state(&st);
             }
             self.aliases.remove(&id_of(k));
@@ -691,6 +721,7 @@ impl Fuser {
             .collect();
         for k in &gone {
             if let Some(st) = self.entities.remove(k) {
+                self.note_evicted(&id_of(k), &st);
                 self.release_state(&st);
             }
             self.aliases.remove(&id_of(k));

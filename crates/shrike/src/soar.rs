@@ -253,9 +253,14 @@ impl Soar {
                     .with_context(|| format!("loading assets {}", p.display()))?;
             }
             let mut summary = crate::triage::TriageSummary::default();
-            let stages =
-                crate::triage::Stages::build(&tcfg, Arc::new(inventory), &mut summary, false)
-                    .with_context(|| format!("starting fusion from {}", path.display()))?;
+            let stages = crate::triage::Stages::build(
+                &tcfg,
+                Arc::new(inventory),
+                &mut summary,
+                false,
+                false,
+            )
+            .with_context(|| format!("starting fusion from {}", path.display()))?;
             tracing::info!(
                 "live fusion: {} Sigma rules, strategy {}",
                 summary.sigma_rules,

@@ -743,6 +743,7 @@ impl Stages {
         inventory: Arc<shrike_triage::assets::Inventory>,
         summary: &mut TriageSummary,
         quiet: bool,
+        keep_evicted: bool,
     ) -> Result<Stages> {
         let sigma = if cfg.sigma.enabled && cfg.sigma.rules.is_dir() {
             let (rules, report) = SigmaRules::load_dir(&cfg.sigma.rules).with_context(|| {
@@ -789,6 +790,9 @@ impl Stages {
             );
         }
         let mut fuser = Fuser::new(fusion_cfg).context("fusion configuration")?;
+        if keep_evicted {
+            fuser = fuser.keep_evicted_reports();
+        }
         let inv = inventory.clone();
         fuser = fuser.with_criticality(Box::new(move |id: &shrike_fusion::EntityId| {
             inv.criticality_of(&id.key)
@@ -899,7 +903,7 @@ pub fn run_pipeline(opts: &TriageOptions, quiet: bool) -> Result<TriageSummary> 
             .with_context(|| format!("loading assets {}", p.display()))?;
     }
     let inventory = Arc::new(inventory);
-    let mut stages = Stages::build(cfg, inventory.clone(), &mut summary, quiet)?;
+    let mut stages = Stages::build(cfg, inventory.clone(), &mut summary, quiet, true)?;
 
     let alerts_path = opts.out.join("alerts.ndjson");
     let mut alerts_out = BufWriter::new(
@@ -1049,7 +1053,14 @@ pub fn run_pipeline(opts: &TriageOptions, quiet: bool) -> Result<TriageSummary> 
 
     // Outputs.
     let t = Instant::now();
-    let reports = stages.fuser.reports();
+    // Every entity seen: the live ones and those evicted along the way, peak score first.
+    let mut reports = stages.fuser.take_evicted_reports();
+    reports.extend(stages.fuser.reports());
+    reports.sort_by(|a, b| {
+        b.peak_score
+            .total_cmp(&a.peak_score)
+            .then(b.score.total_cmp(&a.score))
+    });
     summary.entities = reports.len() as u64;
     summary.entities_above_threshold = reports.iter().filter(|r| r.above_threshold).count() as u64;
     write_ndjson(&opts.out.join("entities.ndjson"), &reports)?;
