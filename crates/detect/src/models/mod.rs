@@ -43,6 +43,32 @@ pub trait DomainModel: Send {
     fn state_bytes(&self) -> usize;
 }
 
+/// Scores a feature vector with a model file's scorer: the calibrated probability, the verdict
+/// from the model's thresholds, and up to `n_reasons` TreeSHAP reasons only when the event
+/// becomes an alert (at or above the alert threshold, or `explain` because a detector matched):
+/// TreeSHAP costs about a hundred times the score.
+pub fn score_vector(
+    scorer: &shrike_score::Scorer,
+    x: &[f32],
+    scratch: &mut shrike_score::scorer::ScoreScratch,
+    n_reasons: usize,
+    explain: bool,
+) -> ModelScore {
+    let m = scorer.model();
+    let (alert, suspicious) = (m.thresholds.phishing, m.thresholds.suspicious);
+    let mut r = scorer.score_features(x, 0, scratch);
+    if n_reasons > 0 && (explain || r.score >= alert) {
+        r.reasons = scorer.score_features(x, n_reasons, scratch).reasons;
+    }
+    ModelScore {
+        model: m.id.clone(),
+        version: m.version.clone(),
+        probability: r.score,
+        verdict: verdict_of(r.score, alert, suspicious).into(),
+        reasons: r.reasons,
+    }
+}
+
 /// The verdict name for a probability against a model's alert and suspicious thresholds.
 pub fn verdict_of(probability: f64, alert: f64, suspicious: f64) -> &'static str {
     if probability >= alert {

@@ -952,7 +952,6 @@ pub struct NetworkModel {
     x: Vec<f32>,
     scratch: ScoreScratch,
     alert: f64,
-    suspicious: f64,
 }
 
 impl NetworkModel {
@@ -965,7 +964,6 @@ impl NetworkModel {
     pub fn from_bytes(bytes: &[u8]) -> Result<NetworkModel, ModelError> {
         let loaded = ModelFile::load(bytes, flow_schema())?;
         let alert = loaded.file.thresholds.phishing;
-        let suspicious = loaded.file.thresholds.suspicious;
         Ok(NetworkModel {
             scorer: Scorer::new(loaded, flow_schema())?,
             flows: FlowFeatures::new(),
@@ -973,7 +971,6 @@ impl NetworkModel {
             x: Vec::with_capacity(N_FEATURES),
             scratch: ScoreScratch::default(),
             alert,
-            suspicious,
         })
     }
 
@@ -998,22 +995,13 @@ impl NetworkModel {
     fn score_flow(&mut self, event: &Value, n_reasons: usize) -> Option<ModelScore> {
         let c = Conn::from_event(event)?;
         self.flows.observe(&c, &mut self.x);
-        // TreeSHAP costs ~100x the score: only explain what becomes an alert.
-        let mut r = self.scorer.score_features(&self.x, 0, &mut self.scratch);
-        if n_reasons > 0 && r.score >= self.alert {
-            r.reasons = self
-                .scorer
-                .score_features(&self.x, n_reasons, &mut self.scratch)
-                .reasons;
-        }
-        let m = self.scorer.model();
-        Some(ModelScore {
-            model: m.id.clone(),
-            version: m.version.clone(),
-            probability: r.score,
-            verdict: verdict_of(r.score, self.alert, self.suspicious).into(),
-            reasons: r.reasons,
-        })
+        Some(super::score_vector(
+            &self.scorer,
+            &self.x,
+            &mut self.scratch,
+            n_reasons,
+            false,
+        ))
     }
 
     fn score_alert(&mut self, event: &Value, n_reasons: usize) -> Option<ModelScore> {

@@ -172,22 +172,13 @@ impl DomainModel for CloudModel {
         }
         let view = CallView::of(event)?;
         self.features.extract_view(&view, &mut self.x);
-        // TreeSHAP costs ~100x the score: only explain what becomes an alert.
-        let mut r = self.scorer.score_features(&self.x, 0, &mut self.scratch);
-        if n_reasons > 0 && (r.score >= self.alert_threshold() || !hits.is_empty()) {
-            r.reasons = self
-                .scorer
-                .score_features(&self.x, n_reasons, &mut self.scratch)
-                .reasons;
-        }
-        let m = self.scorer.model();
-        Some(ModelScore {
-            model: m.id.clone(),
-            version: m.version.clone(),
-            probability: r.score,
-            verdict: verdict_of(r.score, m.thresholds.phishing, m.thresholds.suspicious).into(),
-            reasons: r.reasons,
-        })
+        Some(super::score_vector(
+            &self.scorer,
+            &self.x,
+            &mut self.scratch,
+            n_reasons,
+            !hits.is_empty(),
+        ))
     }
 
     fn state_bytes(&self) -> usize {

@@ -21,7 +21,7 @@ use shrike_score::{ModelError, ModelFile, Scorer};
 pub use features::{endpoint_schema, EndpointFeatures};
 
 use crate::alert::{Domain, Hit, ModelScore};
-use crate::models::{verdict_of, DomainModel};
+use crate::models::DomainModel;
 
 /// The bundled model file (trained by `shrike train endpoint`).
 pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../../../../models/endpoint-default.json");
@@ -90,22 +90,13 @@ impl DomainModel for EndpointModel {
         if !self.features.extract(event, &mut self.x) {
             return None;
         }
-        // TreeSHAP costs ~100x the score: only explain what becomes an alert.
-        let mut r = self.scorer.score_features(&self.x, 0, &mut self.scratch);
-        if n_reasons > 0 && (r.score >= self.alert_threshold() || !hits.is_empty()) {
-            r.reasons = self
-                .scorer
-                .score_features(&self.x, n_reasons, &mut self.scratch)
-                .reasons;
-        }
-        let m = self.scorer.model();
-        Some(ModelScore {
-            model: m.id.clone(),
-            version: m.version.clone(),
-            probability: r.score,
-            verdict: verdict_of(r.score, m.thresholds.phishing, m.thresholds.suspicious).into(),
-            reasons: r.reasons,
-        })
+        Some(super::score_vector(
+            &self.scorer,
+            &self.x,
+            &mut self.scratch,
+            n_reasons,
+            !hits.is_empty(),
+        ))
     }
 
     fn state_bytes(&self) -> usize {
