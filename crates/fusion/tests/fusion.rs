@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use shrike_detect::{Alert, Domain, Hit, ModelScore, Origin};
+mod common;
+
+use shrike_detect::{Alert, Domain, ModelScore};
 use shrike_fusion::{
     detection_finding, finding_uid, EntityId, Fuser, FusionConfig, StackedModel, StrategyKind,
     FEATURE_NAMES, N_FEATURES,
@@ -32,32 +34,7 @@ fn sigma(
     tactic: &str,
     entities: Vec<Entity>,
 ) -> Alert {
-    Alert {
-        uid: uid.into(),
-        time_ms: t,
-        domain: Domain::Endpoint,
-        hits: vec![Hit {
-            origin: Origin::Sigma {
-                rule_id: rule.into(),
-                title: format!("Rule {rule}"),
-                author: "test".into(),
-                level: "high".into(),
-                path: String::new(),
-            },
-            title: format!("Rule {rule}"),
-            severity_id: sev,
-            techniques: vec![technique.into()],
-            tactics: vec![tactic.into()],
-        }],
-        score: None,
-        title: format!("Rule {rule}"),
-        severity_id: sev,
-        techniques: vec![technique.into()],
-        tactics: vec![tactic.into()],
-        event_uid: format!("ev-{uid}"),
-        class_uid: 1007,
-        entities,
-    }
+    common::sigma_alert(uid, t, rule, sev, &[technique], tactic, entities)
 }
 
 fn host(k: &str) -> EntityId {

@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use shrike_detect::{Alert, Domain, Hit, ModelScore, Origin};
+mod common;
+
+use shrike_detect::{Alert, Domain, ModelScore};
 use shrike_fusion::prevalence::discount;
 use shrike_fusion::{EntityId, EntityReport, Fuser, FusionConfig, StrategyKind};
 use shrike_normalize::entities::{Entity, EntityKind};
@@ -22,32 +24,7 @@ fn on(host: &str) -> Vec<Entity> {
 }
 
 fn hit(uid: &str, t: i64, rule: &str, sev: u8, entities: Vec<Entity>) -> Alert {
-    Alert {
-        uid: uid.into(),
-        time_ms: t,
-        domain: Domain::Endpoint,
-        hits: vec![Hit {
-            origin: Origin::Sigma {
-                rule_id: rule.into(),
-                title: format!("Rule {rule}"),
-                author: "test".into(),
-                level: "high".into(),
-                path: String::new(),
-            },
-            title: format!("Rule {rule}"),
-            severity_id: sev,
-            techniques: vec![],
-            tactics: vec!["execution".into()],
-        }],
-        score: None,
-        title: format!("Rule {rule}"),
-        severity_id: sev,
-        techniques: vec![],
-        tactics: vec!["execution".into()],
-        event_uid: format!("ev-{uid}"),
-        class_uid: 1007,
-        entities,
-    }
+    common::sigma_alert(uid, t, rule, sev, &[], "execution", entities)
 }
 
 fn model(uid: &str, t: i64, title: &str, p: f64, entities: Vec<Entity>) -> Alert {

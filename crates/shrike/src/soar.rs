@@ -557,39 +557,51 @@ fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
         .into_response()
 }
 
+/// The common prologue of the ingest endpoints: the SOAR state (404 `soar_disabled`), the
+/// body up to the size limit (413 `body_too_large`, 400 `empty_body`), the decode options
+/// (400 naming a bad `source` or `format`).
+#[allow(clippy::result_large_err)] // the error is the finished response
+async fn ingest_request(
+    st: &AppState,
+    q: &AlertQuery,
+    body: Body,
+) -> std::result::Result<(Arc<Soar>, axum::body::Bytes, DecodeOptions), Response> {
+    let Some(soar) = st.soar().cloned() else {
+        return Err(api_error(
+            StatusCode::NOT_FOUND,
+            "soar_disabled",
+            "alert triage is off: add a [soar] section to the serve configuration",
+        ));
+    };
+    let bytes = match axum::body::to_bytes(body, st.max_body_bytes()).await {
+        Ok(b) if b.trim_ascii().is_empty() => {
+            return Err(api_error(
+                StatusCode::BAD_REQUEST,
+                "empty_body",
+                "the request body is empty",
+            ))
+        }
+        Ok(b) => b,
+        Err(_) => {
+            return Err(api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body exceeds {} bytes", st.max_body_bytes()),
+            ))
+        }
+    };
+    Ok((soar, bytes, decode_options(q)?))
+}
+
 /// `POST /v1/alerts` (role `ingest`): telemetry or OCSF events in, one result per record out.
 pub async fn ingest_alerts(
     State(st): State<Arc<AppState>>,
     Query(q): Query<AlertQuery>,
     body: Body,
 ) -> Response {
-    let Some(soar) = st.soar().cloned() else {
-        return api_error(
-            StatusCode::NOT_FOUND,
-            "soar_disabled",
-            "alert triage is off: add a [soar] section to the serve configuration",
-        );
-    };
-    let bytes = match axum::body::to_bytes(body, st.max_body_bytes()).await {
-        Ok(b) => b,
-        Err(_) => {
-            return api_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("request body exceeds {} bytes", st.max_body_bytes()),
-            )
-        }
-    };
-    if bytes.trim_ascii().is_empty() {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "empty_body",
-            "the request body is empty",
-        );
-    }
-    let opts = match decode_options(&q) {
-        Ok(o) => o,
-        Err(r) => return r,
+    let (soar, bytes, opts) = match ingest_request(&st, &q, body).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
     let received_ms = shrike_triage::db::now_ms();
     // Decode and normalize (CPU-bound) off the async workers.
@@ -685,12 +697,9 @@ pub async fn ingest_events(
     Query(q): Query<AlertQuery>,
     body: Body,
 ) -> Response {
-    let Some(soar) = st.soar().cloned() else {
-        return api_error(
-            StatusCode::NOT_FOUND,
-            "soar_disabled",
-            "alert triage is off: add a [soar] section to the serve configuration",
-        );
+    let (soar, bytes, opts) = match ingest_request(&st, &q, body).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
     if soar.stages.is_none() {
         return api_error(
@@ -699,27 +708,6 @@ pub async fn ingest_events(
             "live fusion is off: set [soar] fusion = \"<triage config>.toml\"",
         );
     }
-    let bytes = match axum::body::to_bytes(body, st.max_body_bytes()).await {
-        Ok(b) if b.trim_ascii().is_empty() => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "empty_body",
-                "the request body is empty",
-            )
-        }
-        Ok(b) => b,
-        Err(_) => {
-            return api_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("request body exceeds {} bytes", st.max_body_bytes()),
-            )
-        }
-    };
-    let opts = match decode_options(&q) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
     let soar2 = soar.clone();
     let done = tokio::task::spawn_blocking(move || {
         let prepared = prepare(&soar2, &bytes, &opts);

@@ -29,7 +29,6 @@ use std::collections::VecDeque;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use shrike_score::features::FeatureDef;
 use shrike_score::scorer::ScoreScratch;
 use shrike_score::{FeatureSchema, ModelError, ModelFile, Reason, Scorer};
 
@@ -264,18 +263,7 @@ pub fn kdd_column(feature: usize) -> usize {
 /// The flow feature schema (`network-flow` v1), built once.
 pub fn flow_schema() -> &'static FeatureSchema {
     static S: OnceLock<FeatureSchema> = OnceLock::new();
-    S.get_or_init(|| FeatureSchema {
-        name: SCHEMA_NAME.into(),
-        version: SCHEMA_VERSION,
-        features: DEFS
-            .iter()
-            .map(|(n, g, d)| FeatureDef {
-                name: (*n).into(),
-                group: (*g).into(),
-                description: (*d).into(),
-            })
-            .collect(),
-    })
+    S.get_or_init(|| FeatureSchema::from_defs(SCHEMA_NAME, SCHEMA_VERSION, &DEFS))
 }
 
 /// Code of a protocol name (`tcp`), `None` for others.

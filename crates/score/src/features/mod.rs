@@ -152,6 +152,22 @@ pub struct FeatureSchema {
 }
 
 impl FeatureSchema {
+    /// A schema from `(name, group, description)` triples, in vector order.
+    pub fn from_defs(name: &str, version: u32, defs: &[(&str, &str, &str)]) -> FeatureSchema {
+        FeatureSchema {
+            name: name.into(),
+            version,
+            features: defs
+                .iter()
+                .map(|(n, g, d)| FeatureDef {
+                    name: (*n).into(),
+                    group: (*g).into(),
+                    description: (*d).into(),
+                })
+                .collect(),
+        }
+    }
+
     /// Number of features.
     pub fn len(&self) -> usize {
         self.features.len()

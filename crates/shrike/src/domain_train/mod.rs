@@ -364,7 +364,7 @@ pub fn train_domain(
     std::fs::write(spec.out, &bytes).with_context(|| format!("writing {}", spec.out.display()))?;
     let loaded = ModelFile::load(&bytes, spec.schema).context("re-reading the written model")?;
     let card_path = spec.out.with_extension("card.md");
-    std::fs::write(&card_path, card_markdown(&model, &loaded.sha256))
+    std::fs::write(&card_path, card_markdown(&model, &loaded.sha256, &[]))
         .with_context(|| format!("writing {}", card_path.display()))?;
     Ok(Trained {
         model,
@@ -406,7 +406,9 @@ fn top_features(
         .collect()
 }
 
-fn card_markdown(model: &ModelFile, sha256: &str) -> String {
+/// The Markdown model card: header, data and labels, test metrics, then `extra` sections
+/// (title, JSON) a domain adds, top features and training.
+pub(crate) fn card_markdown(model: &ModelFile, sha256: &str, extra: &[(&str, &Value)]) -> String {
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let ev = &model.card["evaluation"];
     let mut top = String::new();
@@ -418,6 +420,10 @@ fn card_markdown(model: &ModelFile, sha256: &str) -> String {
             f["description"].as_str().unwrap_or("")
         ));
     }
+    let extra: String = extra
+        .iter()
+        .map(|(title, v)| format!("## {title}\n\n```json\n{}\n```\n\n", pretty(v)))
+        .collect();
     format!(
         "# Model card: {id} {version}\n\n\
          - SHA-256: `{sha256}`\n- Algorithm: gbdt, {trees} trees; schema `{schema}` v{sv} ({nf} features)\n\
@@ -425,6 +431,7 @@ fn card_markdown(model: &ModelFile, sha256: &str) -> String {
          - Split: {split}\n- Calibration: {cal}\n\n\
          ## Data, labels and caveats\n\n```json\n{domain}\n```\n\n\
          ## Test-period metrics\n\n```json\n{test}\n```\n\n\
+         {extra}\
          ## Top features (mean |TreeSHAP| on the test period)\n\n| feature | mean abs SHAP | what it measures |\n|---|---|---|\n{top}\n\
          ## Training\n\n```json\n{training}\n```\n",
         id = model.id,

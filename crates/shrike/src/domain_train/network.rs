@@ -287,8 +287,22 @@ pub fn run(args: NetworkArgs, quiet: bool) -> Result<ExitCode> {
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     let loaded = ModelFile::load(&bytes, flow_schema()).context("re-reading the written model")?;
     let card_path = args.out.with_extension("card.md");
-    std::fs::write(&card_path, card_markdown(&model, &loaded.sha256))
-        .with_context(|| format!("writing {}", card_path.display()))?;
+    let ne = &model.card["network_evaluation"];
+    let card = super::card_markdown(
+        &model,
+        &loaded.sha256,
+        &[
+            (
+                "Per attack category (each against all normal KDDTest+ rows)",
+                &ne["per_attack_category_vs_normal"],
+            ),
+            (
+                "Real-world check (Stratosphere CTU Zeek captures, scored through the serving path)",
+                &ne["real_world_check"],
+            ),
+        ],
+    );
+    std::fs::write(&card_path, card).with_context(|| format!("writing {}", card_path.display()))?;
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
@@ -474,51 +488,6 @@ fn decode_events(
     shrike_normalize::decode::decode_path(path, opts, &mut sink)
         .with_context(|| format!("reading {}", path.display()))?;
     Ok(())
-}
-
-fn card_markdown(model: &ModelFile, sha256: &str) -> String {
-    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    let ev = &model.card["evaluation"];
-    let mut top = String::new();
-    for f in ev["top_features"].as_array().into_iter().flatten() {
-        top.push_str(&format!(
-            "| {} | {} | {} |\n",
-            f["feature"].as_str().unwrap_or(""),
-            f["mean_abs_shap"],
-            f["description"].as_str().unwrap_or("")
-        ));
-    }
-    format!(
-        "# Model card: {id} {version}\n\n\
-         Network flow model: NSL-KDD traffic features computed from Zeek conn / Suricata flow records \
-         (schema `{schema}` v{sv}, {nf} features). See docs/models/network.md.\n\n\
-         - SHA-256: `{sha256}`\n- Algorithm: gbdt, {trees} trees\n- Created: {created}\n\
-         - Thresholds: alert {ta:.4}, suspicious {ts:.4} ({basis})\n\
-         - Split: {split}\n- Calibration: {cal}\n\n\
-         ## Data, license, labels and caveats\n\n```json\n{domain}\n```\n\n\
-         ## Test metrics (KDDTest+)\n\n```json\n{test}\n```\n\n\
-         ## Per attack category (each against all normal KDDTest+ rows)\n\n```json\n{cat}\n```\n\n\
-         ## Real-world check (Stratosphere CTU Zeek captures, scored through the serving path)\n\n```json\n{rw}\n```\n\n\
-         ## Top features (mean |TreeSHAP| on KDDTest+)\n\n| feature | mean abs SHAP | what it measures |\n|---|---|---|\n{top}\n\
-         ## Training\n\n```json\n{training}\n```\n",
-        id = model.id,
-        version = model.version,
-        trees = model.ensemble.trees.len(),
-        schema = model.schema.name,
-        sv = model.schema.version,
-        nf = model.schema.feature_names.len(),
-        created = model.created_at,
-        ta = model.thresholds.phishing,
-        ts = model.thresholds.suspicious,
-        basis = model.thresholds.basis,
-        split = ev["split"].as_str().unwrap_or(""),
-        cal = ev["calibration"].as_str().unwrap_or(""),
-        domain = pretty(&model.card["domain_card"]),
-        test = pretty(&ev["test"]),
-        cat = pretty(&model.card["network_evaluation"]["per_attack_category_vs_normal"]),
-        rw = pretty(&model.card["network_evaluation"]["real_world_check"]),
-        training = pretty(&model.card["training"]),
-    )
 }
 
 #[cfg(test)]

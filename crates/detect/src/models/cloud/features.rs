@@ -29,7 +29,6 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use shrike_score::features::FeatureDef;
 use shrike_score::FeatureSchema;
 
 /// Schema version: bumped whenever a feature is added, removed, reordered or changes meaning.
@@ -120,18 +119,7 @@ features! {
 /// The cloud feature schema (built once).
 pub fn cloud_schema() -> &'static FeatureSchema {
     static SCHEMA: OnceLock<FeatureSchema> = OnceLock::new();
-    SCHEMA.get_or_init(|| FeatureSchema {
-        name: "cloud".into(),
-        version: CLOUD_SCHEMA_VERSION,
-        features: DEFS
-            .iter()
-            .map(|(n, g, d)| FeatureDef {
-                name: (*n).into(),
-                group: (*g).into(),
-                description: (*d).into(),
-            })
-            .collect(),
-    })
+    SCHEMA.get_or_init(|| FeatureSchema::from_defs("cloud", CLOUD_SCHEMA_VERSION, DEFS))
 }
 
 /// Number of features.

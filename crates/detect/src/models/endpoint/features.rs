@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use shrike_score::features::FeatureDef;
 use shrike_score::FeatureSchema;
 
 /// Schema version: bump whenever a feature is added, removed, reordered or changes meaning.
@@ -216,18 +215,7 @@ const DEFS: &[(&str, &str, &str)] = &[
 /// The endpoint feature schema (built once).
 pub fn endpoint_schema() -> &'static FeatureSchema {
     static SCHEMA: OnceLock<FeatureSchema> = OnceLock::new();
-    SCHEMA.get_or_init(|| FeatureSchema {
-        name: "endpoint".into(),
-        version: ENDPOINT_SCHEMA_VERSION,
-        features: DEFS
-            .iter()
-            .map(|(n, g, d)| FeatureDef {
-                name: (*n).into(),
-                group: (*g).into(),
-                description: (*d).into(),
-            })
-            .collect(),
-    })
+    SCHEMA.get_or_init(|| FeatureSchema::from_defs("endpoint", ENDPOINT_SCHEMA_VERSION, DEFS))
 }
 
 /// Number of features.
