@@ -823,32 +823,11 @@ pub fn evaluate(
 
 /// Mean |TreeSHAP| over (up to 3,000 evenly spaced) test rows: the model's top 20 features.
 fn top_features(model: &ModelFile, s: &[Sample], rows: &[usize]) -> Value {
-    let schema = email_schema();
-    let nf = schema.len();
-    let mut sum = vec![0.0f64; nf];
-    let step = (rows.len() / 3000).max(1);
-    let mut phi = vec![0.0f64; nf];
-    let mut n = 0usize;
-    for &i in rows.iter().step_by(step) {
-        phi.iter_mut().for_each(|v| *v = 0.0);
-        model.ensemble.shap_values(&s[i].x, &mut phi);
-        for (a, p) in sum.iter_mut().zip(&phi) {
-            *a += p.abs();
-        }
-        n += 1;
-    }
-    let mut order: Vec<usize> = (0..nf).collect();
-    order.sort_by(|&a, &b| sum[b].total_cmp(&sum[a]));
-    Value::Array(
-        order
-            .into_iter()
-            .take(20)
-            .filter(|&i| sum[i] > 0.0)
-            .map(|i| {
-                let f = &schema.features[i];
-                json!({"feature": f.name, "group": f.group, "mean_abs_shap": crate::output::round6(sum[i] / n.max(1) as f64), "description": f.description})
-            })
-            .collect(),
+    crate::domain_train::top_features_of(
+        model,
+        email_schema(),
+        rows.iter().map(|&i| s[i].x.as_slice()),
+        rows.len(),
     )
 }
 

@@ -380,14 +380,30 @@ fn top_features(
     samples: &[Sample],
     rows: &[usize],
 ) -> Value {
+    top_features_of(
+        model,
+        schema,
+        rows.iter().map(|&i| samples[i].features.as_slice()),
+        rows.len(),
+    )
+}
+
+/// The 20 features with the largest mean |TreeSHAP| over up to 3,000 evenly spaced rows of
+/// `rows` (`n_rows` of them), as model-card JSON; shared by every trainer.
+pub(crate) fn top_features_of<'a>(
+    model: &ModelFile,
+    schema: &FeatureSchema,
+    rows: impl Iterator<Item = &'a [f32]>,
+    n_rows: usize,
+) -> Value {
     let nf = schema.len();
     let mut sum = vec![0.0f64; nf];
     let mut phi = vec![0.0f64; nf];
-    let step = (rows.len() / 3000).max(1);
+    let step = (n_rows / 3000).max(1);
     let mut n = 0usize;
-    for &i in rows.iter().step_by(step) {
+    for x in rows.step_by(step) {
         phi.iter_mut().for_each(|v| *v = 0.0);
-        model.ensemble.shap_values(&samples[i].features, &mut phi);
+        model.ensemble.shap_values(x, &mut phi);
         for (a, p) in sum.iter_mut().zip(&phi) {
             *a += p.abs();
         }
